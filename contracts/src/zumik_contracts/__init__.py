@@ -1,0 +1,1 @@
+"""The one definition of every message, event and public object the Zumik Support services share."""

@@ -1,0 +1,72 @@
+"""Ticket events published on the `zumik.support` topic exchange (routing key = event type).
+
+Personal data: `data.subject` and `data.message.preview` are free text written by the customer or
+the team and may contain personal data. No event carries `contact_email`. Events live in the
+ticket's outbox until published, so privacy erasure removes any that are still unpublished.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from zumik_contracts.tickets import Author, Plan, Priority, SlaTier, TicketStatus
+
+SUPPORT_EXCHANGE = "zumik.support"
+SCHEMA_VERSION = 1
+SCHEMA_VERSION_HEADER = "x-schema-version"
+PREVIEW_LENGTH = 200
+
+EventType = Literal[
+    "ticket.created",
+    "ticket.message_added",
+    "ticket.status_changed",
+    "ticket.priority_changed",
+    "ticket.sla_warning",
+    "ticket.sla_breached",
+]
+EVENT_TYPES: tuple[EventType, ...] = (
+    "ticket.created",
+    "ticket.message_added",
+    "ticket.status_changed",
+    "ticket.priority_changed",
+    "ticket.sla_warning",
+    "ticket.sla_breached",
+)
+
+
+class MessageRef(BaseModel):
+    id: str
+    author: Author
+    preview: str = Field(max_length=PREVIEW_LENGTH, description="The first 200 characters.")
+
+
+class TicketEventData(BaseModel):
+    ticket_id: str
+    subject: str
+    status: TicketStatus
+    previous_status: TicketStatus | None = None
+    priority: Priority
+    plan_tier: Plan
+    sla_tier: SlaTier
+    priority_queue: bool
+    message: MessageRef | None = Field(
+        default=None, description="Set on ticket.created and ticket.message_added."
+    )
+
+
+class TicketEvent(BaseModel):
+    """The body of every message on `zumik.support`; AMQP `message_id` equals `id`."""
+
+    id: str = Field(examples=["evt_01jd6t5x3q8f9k2m4n6p7r8s9t"])
+    type: EventType
+    schema_version: int = SCHEMA_VERSION
+    occurred_at: datetime
+    project_id: str
+    data: TicketEventData
+
+
+def preview(body: str) -> str:
+    """The short, single-line preview that events and notifications carry instead of the body."""
+    flat = " ".join(body.split())
+    return flat if len(flat) <= PREVIEW_LENGTH else flat[: PREVIEW_LENGTH - 1] + "…"

@@ -1,0 +1,35 @@
+"""`zumik-support`: the operators' command line. Each command prints one JSON object on stdout;
+errors go to stderr with a non-zero exit."""
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from zumik_api.cli import projects
+
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
+
+
+class CliError(Exception):
+    """A failure the user can act on; its message is printed as is."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zumik-support", description=__doc__)
+    groups = parser.add_subparsers(dest="group", required=True)
+    projects.register(groups.add_parser("project", help="projects, plans and API keys"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    command: Command = args.command
+    try:
+        result = asyncio.run(command(args))
+    except (CliError, projects.ProjectError) as error:
+        print(f"zumik-support: {error}", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps(result, default=str))

@@ -1,0 +1,80 @@
+"""Wiring: the adapters and use cases one API process shares, built once at start-up."""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from zumik_api.adapters import mongo
+from zumik_api.adapters.idempotency import IdempotencyStore
+from zumik_api.adapters.locks import TicketLocks
+from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.projects import ProjectRepository
+from zumik_api.adapters.tickets import TicketRepository
+from zumik_api.clock import Clock, utc_now
+from zumik_api.domain.business_time import BusinessCalendar
+from zumik_api.service.tickets import TicketService
+from zumik_api.settings import Settings
+
+log = logging.getLogger("zumik_api")
+
+
+@dataclass
+class Container:
+    settings: Settings
+    client: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    projects: ProjectRepository
+    tickets: TicketService
+    idempotency: IdempotencyStore
+    clock: Clock
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self.tasks.append(asyncio.create_task(self._purge_idempotency_keys()))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.client.close()
+
+    def broker_ok(self) -> bool:
+        return True
+
+    async def _purge_idempotency_keys(self) -> None:
+        # FerretDB has no TTL indexes, so expired keys are deleted by a periodic sweep.
+        while True:
+            try:
+                await self.idempotency.purge_expired()
+            except Exception:
+                log.warning("idempotency key purge failed; will retry")
+            await asyncio.sleep(600)
+
+
+def calendar_from(settings: Settings) -> BusinessCalendar:
+    return BusinessCalendar.parse(
+        settings.business_timezone, settings.business_hours, settings.business_holidays
+    )
+
+
+def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
+    client = mongo.connect(settings.mongodb_url)
+    db = mongo.database(client)
+    locks = TicketLocks(
+        db.ticket_locks, wait_seconds=settings.ticket_lock_wait_seconds, clock=clock
+    )
+    return Container(
+        settings=settings,
+        client=client,
+        db=db,
+        projects=ProjectRepository(db),
+        tickets=TicketService(TicketRepository(db), locks, calendar_from(settings), clock),
+        idempotency=IdempotencyStore(db.idempotency_keys, clock=clock),
+        clock=clock,
+    )

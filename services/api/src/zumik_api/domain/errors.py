@@ -1,0 +1,30 @@
+"""Domain errors: each says, in a sentence a person understands, why a change is refused."""
+
+
+class DomainError(Exception):
+    code = "domain_error"
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class TicketClosed(DomainError):
+    code = "ticket_closed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This ticket is closed and can no longer change. "
+            "Please open a new ticket and mention this one in it."
+        )
+
+
+class ThreadTooLong(DomainError):
+    code = "thread_too_long"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"This ticket has reached its limit of {limit} messages. "
+            "Please open a new ticket and mention this one in it.",
+        )

@@ -1,0 +1,193 @@
+"""The one error envelope, `{"error": {type, code, message, param}}`, for every failure."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from zumik_contracts.errors import ErrorDetail, ErrorResponse, ErrorType
+
+from zumik_api.adapters.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
+from zumik_api.adapters.locks import TicketBusy
+from zumik_api.domain.errors import DomainError
+from zumik_api.service.tickets import TicketNotFound
+
+log = logging.getLogger("zumik_api")
+
+VALIDATION_STATUS = 400
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status_code: int,
+        type_: ErrorType,
+        code: str,
+        message: str,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = ErrorDetail(type=type_, code=code, message=message, param=param)
+        self.headers = headers
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(
+        ErrorResponse(error=error.detail).model_dump(),
+        status_code=error.status_code,
+        headers=error.headers,
+    )
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "not_found_error", "resource_missing", "No such ticket.", "id")
+
+
+def _validation_error(exc: RequestValidationError) -> ApiError:
+    first: dict[str, Any] = exc.errors()[0]
+    location = [str(part) for part in first.get("loc", ())]
+    if location and location[0] in ("body", "query", "path", "header"):
+        location = location[1:]
+    param = ".".join(location) or None
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return ApiError(
+            VALIDATION_STATUS,
+            "invalid_request_error",
+            "invalid_json",
+            "The request body is not valid JSON. Send a JSON object with "
+            "`Content-Type: application/json`.",
+        )
+    if kind == "missing":
+        return ApiError(
+            VALIDATION_STATUS,
+            "invalid_request_error",
+            "parameter_missing",
+            f"Missing required parameter: {param}.",
+            param,
+        )
+    if kind == "extra_forbidden":
+        return ApiError(
+            VALIDATION_STATUS,
+            "invalid_request_error",
+            "parameter_unknown",
+            f"Received unknown parameter: {param}.",
+            param,
+        )
+    message = str(first.get("msg", "Invalid value")).removeprefix("Value error, ")
+    subject = f"Invalid {param}: " if param else "Invalid request: "
+    return ApiError(
+        VALIDATION_STATUS,
+        "invalid_request_error",
+        "parameter_invalid",
+        f"{subject}{message[0].lower()}{message[1:]}.".replace("..", "."),
+        param,
+    )
+
+
+_HTTP_ERRORS: dict[int, tuple[ErrorType, str, str]] = {
+    404: ("not_found_error", "route_not_found", "No such endpoint."),
+    405: ("invalid_request_error", "method_not_allowed", "This method is not allowed here."),
+    413: ("invalid_request_error", "request_too_large", "The request body is too large."),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(_validation_error(exc))
+
+    @app.exception_handler(TicketNotFound)
+    async def _missing(_: Request, __: TicketNotFound) -> JSONResponse:
+        return error_response(not_found())
+
+    @app.exception_handler(DomainError)
+    async def _conflict(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(ApiError(409, "conflict_error", exc.code, exc.message, exc.param))
+
+    @app.exception_handler(TicketBusy)
+    async def _busy(_: Request, __: TicketBusy) -> JSONResponse:
+        return error_response(
+            ApiError(
+                409,
+                "conflict_error",
+                "ticket_busy",
+                "This ticket is being changed by other requests. Please retry in a moment.",
+                headers={"Retry-After": "1"},
+            )
+        )
+
+    @app.exception_handler(IdempotencyKeyReused)
+    async def _reused(_: Request, __: IdempotencyKeyReused) -> JSONResponse:
+        return error_response(
+            ApiError(
+                400,
+                "idempotency_error",
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used with a different request. "
+                "Use a new key for a new request.",
+                "Idempotency-Key",
+            )
+        )
+
+    @app.exception_handler(IdempotencyKeyInUse)
+    async def _in_use(_: Request, __: IdempotencyKeyInUse) -> JSONResponse:
+        return error_response(
+            ApiError(
+                409,
+                "idempotency_error",
+                "idempotency_key_in_use",
+                "A request with this Idempotency-Key is still being processed. "
+                "Retry after it completes.",
+                "Idempotency-Key",
+                headers={"Retry-After": "1"},
+            )
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        type_, code, message = _HTTP_ERRORS.get(
+            exc.status_code, ("invalid_request_error", "http_error", str(exc.detail))
+        )
+        return error_response(ApiError(exc.status_code, type_, code, message))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The exception's type only: its text may quote request data.
+        log.error(
+            "unhandled error on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
+        return error_response(
+            ApiError(500, "api_error", "internal_error", "Something went wrong on our side.")
+        )
+
+
+def _described(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _described("Invalid request: bad JSON, a missing, unknown or invalid parameter."),
+    401: _described("Missing, malformed or unknown API key."),
+    413: _described("The request body is larger than the API accepts."),
+    500: _described("An error on our side."),
+}
+TICKET_ERRORS: dict[int | str, dict[str, Any]] = {
+    **COMMON_ERRORS,
+    404: _described("No such ticket in this project."),
+}
+CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **TICKET_ERRORS,
+    409: _described("The ticket is closed (open a new one), its thread is full, or it is busy."),
+}

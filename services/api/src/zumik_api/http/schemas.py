@@ -1,0 +1,46 @@
+"""Request bodies of the customer API. Unknown fields are refused, as Stripe does."""
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from zumik_contracts.tickets import Priority, TicketStatus
+
+MAX_SUBJECT = 200
+MAX_BODY = 20_000
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    return text
+
+
+Subject = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT),
+    AfterValidator(_no_nul),
+]
+Body = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_BODY, pattern=r"\S"),
+    AfterValidator(_no_nul),
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateTicket(_Request):
+    subject: Subject = Field(examples=["Streaming cuts off mid-response"])
+    body: Body = Field(examples=["When I set stream:true the response stops after ~30s."])
+    priority: Priority = "normal"
+    contact_email: Annotated[EmailStr, Field(max_length=254)] | None = None
+
+
+class Reply(_Request):
+    body: Body
+
+
+class UpdateTicket(_Request):
+    status: TicketStatus

@@ -1,0 +1,140 @@
+"""`/v2/support/tickets`: the customer's side of the support thread."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import StringConstraints
+from zumik_contracts.tickets import SupportTicket, SupportTicketList, TicketStatus
+
+from zumik_api.http.deps import ContainerDep, ProjectIdDep
+from zumik_api.http.errors import CHANGE_ERRORS, COMMON_ERRORS, TICKET_ERRORS, ApiError
+from zumik_api.http.idempotent import idempotent
+from zumik_api.http.schemas import CreateTicket, Reply, UpdateTicket
+from zumik_api.presenters import public_summary, public_ticket
+
+router = APIRouter(prefix="/v2/support/tickets", tags=["tickets"])
+
+TicketId = Annotated[str, StringConstraints(pattern=r"^spt_[0-9a-z]{26}$")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retries with the same key and body within 24 h replay the first response.",
+    ),
+]
+IDEMPOTENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A request with this Idempotency-Key is still running."},
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SupportTicket,
+    responses={**COMMON_ERRORS, **IDEMPOTENT_ERRORS},
+    summary="Open a ticket",
+)
+async def open_ticket(
+    payload: CreateTicket,
+    request: Request,
+    container: ContainerDep,
+    project_id: ProjectIdDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def handler() -> tuple[int, SupportTicket, str]:
+        project = await container.projects.get(project_id)
+        if project is None:  # its keys outlived it, for at most the time an erasure takes
+            raise ApiError(
+                401, "authentication_error", "invalid_api_key", "The API key is not valid."
+            )
+        ticket = await container.tickets.open(
+            project,
+            subject=payload.subject,
+            body=payload.body,
+            priority=payload.priority,
+            contact_email=payload.contact_email,
+        )
+        return 201, public_ticket(ticket, container.clock()), ticket.id
+
+    return await idempotent(request, container, project_id, idempotency_key, handler)
+
+
+@router.get(
+    "",
+    response_model=SupportTicketList,
+    responses=COMMON_ERRORS,
+    summary="List tickets, newest first",
+    description="List items carry no thread (`messages`); get a ticket for its messages.",
+)
+async def list_tickets(
+    container: ContainerDep,
+    project_id: ProjectIdDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    starting_after: Annotated[TicketId | None, Query()] = None,
+    ending_before: Annotated[TicketId | None, Query()] = None,
+    status: Annotated[TicketStatus | None, Query()] = None,
+) -> SupportTicketList:
+    if starting_after is not None and ending_before is not None:
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            "parameter_invalid",
+            "starting_after and ending_before cannot be combined.",
+            "ending_before",
+        )
+    page = await container.tickets.page(
+        project_id,
+        limit=limit,
+        status=status,
+        cursor=ending_before or starting_after,
+        direction="newer" if ending_before else "older",
+    )
+    now = container.clock()
+    return SupportTicketList(
+        data=[public_summary(doc, now) for doc in page.items], has_more=page.has_more
+    )
+
+
+@router.get(
+    "/{ticket_id}", response_model=SupportTicket, responses=TICKET_ERRORS, summary="Get a ticket"
+)
+async def get_ticket(
+    ticket_id: str, container: ContainerDep, project_id: ProjectIdDep
+) -> SupportTicket:
+    ticket = await container.tickets.get(project_id, ticket_id)
+    return public_ticket(ticket, container.clock())
+
+
+@router.post(
+    "/{ticket_id}/messages",
+    response_model=SupportTicket,
+    responses={**CHANGE_ERRORS, **IDEMPOTENT_ERRORS},
+    summary="Reply to a ticket",
+    description="Appends a customer message. A pending or resolved ticket reopens.",
+)
+async def reply(
+    ticket_id: str,
+    payload: Reply,
+    request: Request,
+    container: ContainerDep,
+    project_id: ProjectIdDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def handler() -> tuple[int, SupportTicket, str]:
+        ticket = await container.tickets.reply(project_id, ticket_id, payload.body)
+        return 200, public_ticket(ticket, container.clock()), ticket.id
+
+    return await idempotent(request, container, project_id, idempotency_key, handler)
+
+
+@router.patch(
+    "/{ticket_id}",
+    response_model=SupportTicket,
+    responses=CHANGE_ERRORS,
+    summary="Change a ticket's status",
+)
+async def update_ticket(
+    ticket_id: str, payload: UpdateTicket, container: ContainerDep, project_id: ProjectIdDep
+) -> SupportTicket:
+    ticket = await container.tickets.set_status(project_id, ticket_id, payload.status)
+    return public_ticket(ticket, container.clock())

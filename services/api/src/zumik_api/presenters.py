@@ -1,0 +1,51 @@
+"""The public ticket object (defined once, in contracts) built from the domain's ticket."""
+
+from datetime import datetime
+from typing import Any
+
+from zumik_contracts.tickets import SupportTicket, SupportTicketSummary, TicketMessage
+
+from zumik_api.domain.tickets import Ticket, sla_breached
+
+
+def public_ticket(ticket: Ticket, now: datetime) -> SupportTicket:
+    return SupportTicket(
+        id=ticket.id,
+        subject=ticket.subject,
+        priority=ticket.priority,
+        status=ticket.status,
+        plan_tier=ticket.plan_tier,
+        sla=ticket.sla,
+        contact_email=ticket.contact_email,
+        message_count=len(ticket.messages),
+        first_response_due_at=ticket.first_response_due_at,
+        first_responded_at=ticket.first_responded_at,
+        sla_breached=ticket.sla_breached(now),
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        messages=[
+            TicketMessage(id=m.id, author=m.author, body=m.body, created_at=m.created_at)
+            for m in ticket.messages
+        ],
+    )
+
+
+def public_summary(doc: dict[str, Any], now: datetime) -> SupportTicketSummary:
+    """A list item, straight from a stored document without its thread."""
+    due_at: datetime | None = doc.get("first_response_due_at")
+    answered_at: datetime | None = doc.get("first_responded_at")
+    return SupportTicketSummary(
+        id=doc["_id"],
+        subject=doc["subject"],
+        priority=doc["priority"],
+        status=doc["status"],
+        plan_tier=doc["plan_tier"],
+        sla=doc["sla"],
+        contact_email=doc["contact_email"],
+        message_count=doc["message_count"],
+        first_response_due_at=due_at,
+        first_responded_at=answered_at,
+        sla_breached=sla_breached(due_at, answered_at, now),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )

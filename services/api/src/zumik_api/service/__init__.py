@@ -1,0 +1,1 @@
+"""Use cases: each one loads the aggregate, applies the domain, and writes one document."""

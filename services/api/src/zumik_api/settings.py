@@ -1,0 +1,28 @@
+"""Configuration, read from the environment (and a `.env` file when present)."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    mongodb_url: str = "mongodb://127.0.0.1:27017/zumik_support"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    max_request_bytes: int = Field(default=256 * 1024, description="Larger bodies get 413.")
+    idempotency_window_hours: int = 24
+    ticket_lock_wait_seconds: float = 5.0
+
+    business_timezone: str = "UTC"
+    business_hours: str = "mon-fri 09:00-17:00"
+    business_holidays: str = ""
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
