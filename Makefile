@@ -1,0 +1,30 @@
+# Zumik Support. `make up` runs the stack; `make test` runs every check. Both install what is missing.
+SHELL := /bin/bash
+UV := scripts/uv
+
+.PHONY: up test lint typecheck unit bench services sync
+
+sync:
+	@$(UV) sync --frozen --quiet
+
+services:
+	@scripts/services start
+
+up: sync services
+	@scripts/run-stack
+
+lint: sync
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: sync
+	$(UV) run mypy contracts/src services/api/src services/notifier/src services/privacy/src tests benchmarks
+
+test: lint typecheck
+	$(UV) run pytest
+
+unit: sync
+	$(UV) run pytest tests/unit
+
+bench: sync services
+	$(UV) run python -m benchmarks

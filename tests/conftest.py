@@ -1,0 +1,100 @@
+"""Shared fixtures: real services, a fresh database per test session, the app, and projects."""
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters import mongo
+from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.projects import ProjectRepository
+from zumik_api.clock import utc_now
+from zumik_api.container import Container, build_container
+from zumik_api.http.app import create_app
+from zumik_api.settings import Settings
+
+from tests import services as service_resolution
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[service_resolution.Services]:
+    with service_resolution.resolve() as resolved:
+        yield resolved
+
+
+@pytest.fixture(scope="session")
+def mongodb_url(services: service_resolution.Services) -> str:
+    return service_resolution.with_database(
+        services.mongodb_url, f"zumik_test_{secrets.token_hex(4)}"
+    )
+
+
+@pytest.fixture(scope="session")
+def settings(mongodb_url: str, services: service_resolution.Services) -> Settings:
+    return Settings(mongodb_url=mongodb_url, amqp_url=services.amqp_url)
+
+
+@pytest.fixture(scope="session")
+async def db(mongodb_url: str) -> AsyncIterator[AsyncDatabase[Document]]:
+    client: AsyncMongoClient[Document] = mongo.connect(mongodb_url)
+    database = mongo.database(client)
+    await mongo.ensure_indexes(database)
+    yield database
+    await client.drop_database(database.name)
+    await client.close()
+
+
+@pytest.fixture(scope="session")
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    built = build_container(settings)
+    yield built
+
+
+@pytest.fixture(scope="session")
+async def api(container: Container, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the API app, its lifespan running, on the test database."""
+    app = create_app(settings, container)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+        ) as client,
+    ):
+        yield client
+
+
+@dataclass(frozen=True)
+class ApiProject:
+    id: str
+    api_key: str
+    plan: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+ProjectFactory = Callable[..., Awaitable[ApiProject]]
+
+
+@pytest.fixture(scope="session")
+def make_project(db: AsyncDatabase[Document]) -> ProjectFactory:
+    async def make(plan: str = "enterprise", name: str = "Test project") -> ApiProject:
+        projects = ProjectRepository(db)
+        project = await projects.create(name, plan, utc_now())  # type: ignore[arg-type]
+        return ApiProject(project.id, await projects.new_api_key(project.id, utc_now()), plan)
+
+    return make
+
+
+@pytest.fixture
+async def project(make_project: ProjectFactory) -> ApiProject:
+    return await make_project()
+
+
+@pytest.fixture
+async def other_project(make_project: ProjectFactory) -> ApiProject:
+    return await make_project(plan="base", name="Other project")
