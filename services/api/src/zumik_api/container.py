@@ -9,6 +9,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from zumik_api.adapters import mongo
+from zumik_api.adapters.events import EventPublisher, make_broker
 from zumik_api.adapters.idempotency import IdempotencyStore
 from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
@@ -16,6 +17,7 @@ from zumik_api.adapters.projects import ProjectRepository
 from zumik_api.adapters.tickets import TicketRepository
 from zumik_api.clock import Clock, utc_now
 from zumik_api.domain.business_time import BusinessCalendar
+from zumik_api.relay import OutboxRelay
 from zumik_api.service.tickets import TicketService
 from zumik_api.settings import Settings
 
@@ -31,9 +33,12 @@ class Container:
     tickets: TicketService
     idempotency: IdempotencyStore
     clock: Clock
+    publisher: EventPublisher
+    relay: OutboxRelay
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
+        self.tasks.append(asyncio.create_task(self.relay.run()))
         self.tasks.append(asyncio.create_task(self._purge_idempotency_keys()))
 
     async def stop(self) -> None:
@@ -42,10 +47,12 @@ class Container:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self.tasks.clear()
+        await self.publisher.close()
         await self.client.close()
 
     def broker_ok(self) -> bool:
-        return True
+        return self.relay.broker_connected
 
     async def _purge_idempotency_keys(self) -> None:
         # FerretDB has no TTL indexes, so expired keys are deleted by a periodic sweep.
@@ -69,12 +76,19 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
     locks = TicketLocks(
         db.ticket_locks, wait_seconds=settings.ticket_lock_wait_seconds, clock=clock
     )
+    publisher = EventPublisher(make_broker(settings.amqp_url))
+    relay = OutboxRelay(db, publisher, locks, clock)
+    tickets = TicketService(
+        TicketRepository(db), locks, calendar_from(settings), clock, on_committed=relay.notify
+    )
     return Container(
         settings=settings,
         client=client,
         db=db,
         projects=ProjectRepository(db),
-        tickets=TicketService(TicketRepository(db), locks, calendar_from(settings), clock),
+        tickets=tickets,
         idempotency=IdempotencyStore(db.idempotency_keys, clock=clock),
         clock=clock,
+        publisher=publisher,
+        relay=relay,
     )

@@ -4,12 +4,14 @@ Only what MongoDB 7 and FerretDB both do the same way: single-document writes, u
 compound indexes. No transactions, TTL or partial indexes (FerretDB has none of them).
 """
 
+from typing import Any
+
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 DEFAULT_DATABASE = "zumik_support"
 
-Document = dict[str, object]
+Document = dict[str, Any]
 
 
 def connect(url: str) -> AsyncMongoClient[Document]:

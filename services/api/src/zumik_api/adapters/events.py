@@ -1,0 +1,71 @@
+"""Publishes ticket events on `zumik.support` with publisher confirms and `mandatory`.
+
+A publish returns only once RabbitMQ confirmed it; an unroutable (returned) or nacked message
+raises, so the caller keeps the event in the outbox and tries again later.
+"""
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit.publisher import RabbitPublisher
+from zumik_contracts.events import EVENT_TYPES, SCHEMA_VERSION, SCHEMA_VERSION_HEADER, TicketEvent
+from zumik_contracts.topology import support_exchange
+
+log = logging.getLogger("zumik_api.events")
+
+PUBLISH_TIMEOUT_SECONDS = 5.0
+
+
+def make_broker(amqp_url: str) -> RabbitBroker:
+    return RabbitBroker(
+        amqp_url,
+        default_channel=Channel(publisher_confirms=True, on_return_raises=True),
+        fail_fast=True,
+        timeout=PUBLISH_TIMEOUT_SECONDS,
+        reconnect_interval=1.0,
+        logger=None,
+    )
+
+
+class EventPublisher:
+    def __init__(self, broker: RabbitBroker) -> None:
+        self.broker = broker
+        self._publishers: dict[str, RabbitPublisher] = {
+            event_type: broker.publisher(
+                exchange=support_exchange,
+                routing_key=event_type,
+                persist=True,
+                mandatory=True,
+                title=f"{support_exchange.name}:{event_type}",
+                description=f"A `{event_type}` ticket event.",
+                schema=TicketEvent,
+            )
+            for event_type in EVENT_TYPES
+        }
+
+    async def connect(self) -> None:
+        await self.broker.connect()
+        await self.broker.declare_exchange(support_exchange)
+
+    async def ping(self) -> bool:
+        try:
+            return await self.broker.ping(timeout=1.0)
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        await self.broker.stop()
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        """Publish one stored event and wait for RabbitMQ's confirm."""
+        # FastStream ignores `timeout` on plain publishes, and a silent network hangs them.
+        async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+            await self._publishers[event["type"]].publish(
+                json.dumps(event, separators=(",", ":")).encode(),
+                message_id=event["id"],
+                content_type="application/json",
+                headers={SCHEMA_VERSION_HEADER: event.get("schema_version", SCHEMA_VERSION)},
+            )

@@ -1,0 +1,55 @@
+"""Fixtures for the event tests: an ops queue bound to `zumik.support`, read with aio-pika."""
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from zumik_contracts.events import SUPPORT_EXCHANGE
+
+from tests.services import Services
+
+
+class OpsQueue:
+    """An exclusive queue bound with `#`, as an ops team would bind their own."""
+
+    def __init__(self, queue: AbstractQueue) -> None:
+        self.queue = queue
+
+    async def next(self, timeout: float = 10.0) -> AbstractIncomingMessage:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.queue.get(fail=False)
+                if message is not None:
+                    await message.ack()
+                    return message
+                await asyncio.sleep(0.02)
+
+    async def events_for(
+        self, ticket_id: str, count: int, timeout: float = 15.0
+    ) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        async with asyncio.timeout(timeout):
+            while len(found) < count:
+                message = await self.next(timeout)
+                body = json.loads(message.body)
+                if body["data"]["ticket_id"] == ticket_id:
+                    found.append(body)
+        return found
+
+
+@pytest.fixture
+async def ops_queue(services: Services) -> AsyncIterator[OpsQueue]:
+    connection = await aio_pika.connect(services.amqp_url)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(
+        SUPPORT_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(f"test.ops.{secrets.token_hex(4)}", exclusive=True)
+    await queue.bind(exchange, "#")
+    yield OpsQueue(queue)
+    await connection.close()
