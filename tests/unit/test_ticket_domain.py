@@ -195,7 +195,7 @@ def every_event_of_a_busy_ticket() -> list[TicketEvent]:
     events = list(ticket.new_events)
     for step, status in enumerate(("pending", "resolved")):
         ticket.set_status(status, LATER)
-        ticket.reply("customer", f"mail me at {EMAIL.upper()[:0]}step {step}", LATER)
+        ticket.reply("customer", f"step {step}", LATER)
         ticket.reply("support", "ok", LATER)
     ticket.set_status("closed", LATER)
     events += ticket.new_events[1:]

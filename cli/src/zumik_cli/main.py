@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from zumik_api.cli import projects
+from zumik_cli import projects
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
 
