@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import datetime
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -15,6 +16,10 @@ Command = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
 
 class CliError(Exception):
     """A failure the user can act on; its message is printed as is."""
+
+
+def _json_default(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,4 +37,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (CliError, projects.ProjectError) as error:
         print(f"zumik-support: {error}", file=sys.stderr)
         sys.exit(1)
-    print(json.dumps(result, default=str))
+    print(json.dumps(result, default=_json_default))
