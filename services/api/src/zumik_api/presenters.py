@@ -9,6 +9,8 @@ from zumik_api.domain.tickets import Ticket, sla_breached
 
 
 def public_ticket(ticket: Ticket, now: datetime) -> SupportTicket:
+    """What the customer sees: internal notes are left out."""
+    public_messages = [m for m in ticket.messages if not m.internal]
     return SupportTicket(
         id=ticket.id,
         subject=ticket.subject,
@@ -17,7 +19,7 @@ def public_ticket(ticket: Ticket, now: datetime) -> SupportTicket:
         plan_tier=ticket.plan_tier,
         sla=ticket.sla,
         contact_email=ticket.contact_email,
-        message_count=len(ticket.messages),
+        message_count=len(public_messages),
         first_response_due_at=ticket.first_response_due_at,
         first_responded_at=ticket.first_responded_at,
         sla_breached=ticket.sla_breached(now),
@@ -25,7 +27,7 @@ def public_ticket(ticket: Ticket, now: datetime) -> SupportTicket:
         updated_at=ticket.updated_at,
         messages=[
             TicketMessage(id=m.id, author=m.author, body=m.body, created_at=m.created_at)
-            for m in ticket.messages
+            for m in public_messages
         ],
     )
 

@@ -1,11 +1,12 @@
 """The ticket repository: one document per ticket, holding its thread and its event outbox.
 
-Each change is one single-document write (`insert_one` or `update_one` by `_id`), made under the
+Each change is one single-document write (`insert_one`, or `update_one` by `_id`), made under the
 ticket's lease, and it carries the events it caused in `outbox`: a transactional outbox without
 multi-document transactions. The relay publishes them and then removes them.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pymongo import ASCENDING, DESCENDING
@@ -13,17 +14,37 @@ from pymongo.asynchronous.database import AsyncDatabase
 from zumik_contracts.tickets import Sla, TicketStatus
 
 from zumik_api.adapters.mongo import Document
-from zumik_api.domain.tickets import Message, Ticket
+from zumik_api.domain.tickets import Change, Message, Ticket
 
-_SUMMARY_PROJECTION = {"messages": 0, "outbox": 0}
+_SUMMARY_PROJECTION = {"messages": 0, "outbox": 0, "history": 0}
+# Tickets with no first-response target sort after every dated one in the team's queue.
+NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def _message_doc(message: Message) -> Document:
+    return asdict(message)
+
+
+def _state(ticket: Ticket) -> Document:
+    """The fields a change may alter, plus the queue keys derived from them."""
+    public = [m for m in ticket.messages if not m.internal]
     return {
-        "id": message.id,
-        "author": message.author,
-        "body": message.body,
-        "created_at": message.created_at,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "assignee": ticket.assignee,
+        "updated_at": ticket.updated_at,
+        "message_count": len(public),
+        "last_public_author": ticket.last_public_author,
+        "first_response_due_at": ticket.first_response_due_at,
+        "first_responded_at": ticket.first_responded_at,
+        "first_response_late": ticket.first_responded_at is not None
+        and ticket.sla_breached(ticket.first_responded_at),
+        "sla_warning_at": ticket.sla_warning_at,
+        "sla_warning_emitted": ticket.sla_warning_emitted,
+        "sla_breach_emitted": ticket.sla_breach_emitted,
+        "awaiting_team": ticket.awaiting_team,
+        "queue_class": 0 if ticket.sla.priority_queue else 1,
+        "queue_due": ticket.first_response_due_at or NO_DUE_DATE,
     }
 
 
@@ -32,17 +53,14 @@ def _ticket_doc(ticket: Ticket) -> Document:
         "_id": ticket.id,
         "project_id": ticket.project_id,
         "subject": ticket.subject,
-        "priority": ticket.priority,
-        "status": ticket.status,
         "plan_tier": ticket.plan_tier,
         "sla": ticket.sla.model_dump(),
+        "sla_tier": ticket.sla.tier,
         "contact_email": ticket.contact_email,
-        "messages": [_message_doc(m) for m in ticket.messages],
-        "message_count": len(ticket.messages),
-        "first_response_due_at": ticket.first_response_due_at,
-        "first_responded_at": ticket.first_responded_at,
         "created_at": ticket.created_at,
-        "updated_at": ticket.updated_at,
+        **_state(ticket),
+        "messages": [_message_doc(m) for m in ticket.messages],
+        "history": [asdict(c) for c in ticket.history],
         "outbox": [e.model_dump(mode="json") for e in ticket.new_events],
         "outbox_pending": bool(ticket.new_events),
     }
@@ -63,6 +81,11 @@ def ticket_from_doc(doc: dict[str, Any]) -> Ticket:
         updated_at=doc["updated_at"],
         first_response_due_at=doc.get("first_response_due_at"),
         first_responded_at=doc.get("first_responded_at"),
+        sla_warning_at=doc.get("sla_warning_at"),
+        sla_warning_emitted=doc.get("sla_warning_emitted", False),
+        sla_breach_emitted=doc.get("sla_breach_emitted", False),
+        assignee=doc.get("assignee"),
+        history=[Change(**c) for c in doc.get("history", [])],
     )
 
 
@@ -78,13 +101,13 @@ class TicketRepository:
 
     async def add(self, ticket: Ticket) -> None:
         await self._tickets.insert_one(_ticket_doc(ticket))
-        ticket.new_messages.clear()
-        ticket.new_events.clear()
+        _mark_saved(ticket)
 
-    async def get(self, project_id: str, ticket_id: str) -> Ticket | None:
+    async def get(self, ticket_id: str, project_id: str | None = None) -> Ticket | None:
+        """The ticket, if it exists and (when `project_id` is given) belongs to that project."""
         doc = await self._tickets.find_one({"_id": ticket_id})
-        # Filtered here, not in the query: FerretDB only uses an index for a lone `_id` filter.
-        if doc is None or doc["project_id"] != project_id:
+        # Filtered here, not in the query: FerretDB only pushes a lone `_id` filter down.
+        if doc is None or (project_id is not None and doc["project_id"] != project_id):
             return None
         return ticket_from_doc(doc)
 
@@ -92,25 +115,19 @@ class TicketRepository:
         """Write what the unit of work changed. The caller holds the ticket's lease."""
         if not ticket.changed:
             return
-        await self._tickets.update_one(
-            {"_id": ticket.id},
-            {
-                "$set": {
-                    "status": ticket.status,
-                    "priority": ticket.priority,
-                    "updated_at": ticket.updated_at,
-                    "first_responded_at": ticket.first_responded_at,
-                    "message_count": len(ticket.messages),
-                    "outbox_pending": True,
-                },
-                "$push": {
-                    "messages": {"$each": [_message_doc(m) for m in ticket.new_messages]},
-                    "outbox": {"$each": [e.model_dump(mode="json") for e in ticket.new_events]},
-                },
-            },
-        )
-        ticket.new_messages.clear()
-        ticket.new_events.clear()
+        update: dict[str, Any] = {"$set": _state(ticket)}
+        pushes = {
+            "messages": [_message_doc(m) for m in ticket.new_messages],
+            "history": [asdict(c) for c in ticket.new_history],
+            "outbox": [e.model_dump(mode="json") for e in ticket.new_events],
+        }
+        update["$push"] = {name: {"$each": items} for name, items in pushes.items() if items}
+        if ticket.new_events:
+            update["$set"]["outbox_pending"] = True
+        if not update["$push"]:
+            del update["$push"]
+        await self._tickets.update_one({"_id": ticket.id}, update)
+        _mark_saved(ticket)
 
     async def page(
         self,
@@ -141,3 +158,10 @@ class TicketRepository:
         if direction == "newer":
             items.reverse()
         return Page(items=items, has_more=len(found) > limit)
+
+
+def _mark_saved(ticket: Ticket) -> None:
+    ticket.new_messages.clear()
+    ticket.new_history.clear()
+    ticket.new_events.clear()
+    ticket.dirty = False

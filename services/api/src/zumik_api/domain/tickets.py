@@ -1,15 +1,18 @@
-"""The ticket aggregate: its thread, its status machine and the events each change records.
+"""The ticket aggregate: its thread, its status machine, its SLA clock, and the events it records.
 
-Status transitions (customer and team alike; `closed` is final):
+Status transitions, for the customer and the team alike (`closed` is final):
 
-| from \\ action     | customer reply | set status X                 |
-|-------------------|----------------|------------------------------|
-| open              | stays open     | X                            |
-| pending           | -> open        | X                            |
-| resolved          | -> open        | X                            |
-| closed            | 409            | 409                          |
+| from      | customer reply | support reply        | set status X |
+|-----------|----------------|----------------------|--------------|
+| open      | stays open     | stays, or the status | X            |
+|           |                | sent with the reply  |              |
+| pending   | -> open        | as above             | X            |
+| resolved  | -> open        | as above             | X            |
+| closed    | 409            | 409                  | 409          |
 
-Setting the status a ticket already has changes nothing and records no event.
+Setting the status a ticket already has changes nothing and records no event. Internal notes
+(`internal=True`, team only) never change the status, never count as a response, and record no
+event, so they never reach the customer or the ops channels.
 """
 
 from dataclasses import dataclass, field
@@ -19,6 +22,12 @@ from zumik_contracts import ids
 from zumik_contracts.events import EventType, MessageRef, TicketEvent, TicketEventData, preview
 from zumik_contracts.tickets import Author, Plan, Priority, Sla, TicketStatus
 
+from zumik_api.domain.business_time import (
+    BusinessCalendar,
+    first_response_due_at,
+    sla_uses_clock_time,
+    warning_at,
+)
 from zumik_api.domain.errors import ThreadTooLong, TicketClosed
 
 # A thread lives in its ticket's document (one atomic write per change), so it is bounded well
@@ -38,6 +47,18 @@ class Message:
     author: Author
     body: str
     created_at: datetime
+    internal: bool = False
+
+
+@dataclass
+class Change:
+    """One entry of the ticket's history, shown to the team."""
+
+    field: str
+    old: str | None
+    new: str | None
+    by: str
+    at: datetime
 
 
 @dataclass
@@ -55,9 +76,16 @@ class Ticket:
     updated_at: datetime
     first_response_due_at: datetime | None = None
     first_responded_at: datetime | None = None
+    sla_warning_at: datetime | None = None
+    sla_warning_emitted: bool = False
+    sla_breach_emitted: bool = False
+    assignee: str | None = None
+    history: list[Change] = field(default_factory=list)
     # What this unit of work changed, for the repository to write in one document update.
     new_messages: list[Message] = field(default_factory=list)
+    new_history: list[Change] = field(default_factory=list)
     new_events: list[TicketEvent] = field(default_factory=list)
+    dirty: bool = False
 
     @classmethod
     def open(
@@ -71,7 +99,7 @@ class Ticket:
         priority: Priority,
         contact_email: str | None,
         now: datetime,
-        first_response_due_at: datetime | None = None,
+        calendar: BusinessCalendar,
     ) -> "Ticket":
         ticket = cls(
             id=ids.new_id(ids.TICKET),
@@ -85,50 +113,130 @@ class Ticket:
             messages=[],
             created_at=now,
             updated_at=now,
-            first_response_due_at=first_response_due_at,
         )
-        message = ticket._append("customer", body, now)
+        ticket._schedule_first_response(calendar)
+        message = ticket._append("customer", body, now, internal=False)
         ticket._record("ticket.created", now, message=message)
         return ticket
 
-    def reply(self, author: Author, body: str, now: datetime) -> Message:
+    # -- what the customer and the team do ---------------------------------------------------
+
+    def reply(self, author: Author, body: str, now: datetime, *, internal: bool = False) -> Message:
         self._ensure_open_to_change()
         if len(self.messages) >= MAX_MESSAGES:
             raise ThreadTooLong(MAX_MESSAGES)
-        message = self._append(author, body, now)
+        message = self._append(author, body, now, internal=internal)
+        if internal:
+            return message
         self._record("ticket.message_added", now, message=message)
         if author == "customer" and self.status in REOPENED_BY_CUSTOMER_REPLY:
-            self._change_status("open", now)
+            self._change_status("open", now, by="customer")
+        if author == "support" and self.first_responded_at is None:
+            self.first_responded_at = now
         return message
 
-    def set_status(self, status: TicketStatus, now: datetime) -> None:
+    def set_status(self, status: TicketStatus, now: datetime, *, by: str = "customer") -> None:
         self._ensure_open_to_change()
         if status != self.status:
-            self._change_status(status, now)
+            self._change_status(status, now, by=by)
+
+    def set_priority(
+        self, priority: Priority, now: datetime, *, by: str, calendar: BusinessCalendar
+    ) -> None:
+        """Re-prioritise; an unanswered ticket's clock follows (urgent enterprise runs 24/7)."""
+        self._ensure_open_to_change()
+        if priority == self.priority:
+            return
+        self._note_change("priority", self.priority, priority, by, now)
+        self.priority = priority
+        if self.first_responded_at is None:
+            self._schedule_first_response(calendar)
+        self._record("ticket.priority_changed", now)
+
+    def assign(self, assignee: str | None, now: datetime, *, by: str) -> None:
+        self._ensure_open_to_change()
+        if assignee != self.assignee:
+            self._note_change("assignee", self.assignee, assignee, by, now)
+            self.assignee = assignee
+
+    # -- the SLA clock -------------------------------------------------------------------------
 
     def sla_breached(self, now: datetime) -> bool:
         return sla_breached(self.first_response_due_at, self.first_responded_at, now)
 
     @property
+    def awaiting_team(self) -> bool:
+        """Open, or pending with the customer having the last public word."""
+        if self.status == "open":
+            return True
+        return self.status == "pending" and self.last_public_author == "customer"
+
+    @property
+    def last_public_author(self) -> Author | None:
+        public = [m for m in self.messages if not m.internal]
+        return public[-1].author if public else None
+
+    def emit_due_sla_events(self, now: datetime) -> None:
+        """Record `ticket.sla_warning` and `ticket.sla_breached`, each at most once per ticket."""
+        if self.first_responded_at is not None or self.first_response_due_at is None:
+            return
+        if self.status == "closed":
+            return
+        if not self.sla_warning_emitted and self.sla_warning_at and self.sla_warning_at <= now:
+            self.sla_warning_emitted = True
+            self._record("ticket.sla_warning", now)
+        if not self.sla_breach_emitted and self.first_response_due_at <= now:
+            self.sla_breach_emitted = True
+            self._record("ticket.sla_breached", now)
+
+    @property
     def changed(self) -> bool:
-        return bool(self.new_events)
+        return self.dirty or bool(self.new_events or self.new_messages or self.new_history)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _schedule_first_response(self, calendar: BusinessCalendar) -> None:
+        due = first_response_due_at(self.sla.tier, self.priority, self.created_at, calendar)
+        self.first_response_due_at = due
+        self.sla_warning_at = (
+            None
+            if due is None
+            else warning_at(
+                self.created_at,
+                due,
+                calendar,
+                clock_time=sla_uses_clock_time(self.sla.tier, self.priority),
+            )
+        )
+        self.dirty = True
 
     def _ensure_open_to_change(self) -> None:
         if self.status == "closed":
             raise TicketClosed
 
-    def _append(self, author: Author, body: str, now: datetime) -> Message:
-        message = Message(id=ids.new_id(ids.MESSAGE), author=author, body=body, created_at=now)
+    def _append(self, author: Author, body: str, now: datetime, *, internal: bool) -> Message:
+        message = Message(
+            id=ids.new_id(ids.MESSAGE), author=author, body=body, created_at=now, internal=internal
+        )
         self.messages.append(message)
         self.new_messages.append(message)
         self.updated_at = now
         return message
 
-    def _change_status(self, status: TicketStatus, now: datetime) -> None:
+    def _change_status(self, status: TicketStatus, now: datetime, *, by: str) -> None:
         previous = self.status
+        self._note_change("status", previous, status, by, now)
         self.status = status
         self.updated_at = now
         self._record("ticket.status_changed", now, previous_status=previous)
+
+    def _note_change(
+        self, name: str, old: str | None, new: str | None, by: str, now: datetime
+    ) -> None:
+        change = Change(field=name, old=old, new=new, by=by, at=now)
+        self.history.append(change)
+        self.new_history.append(change)
+        self.updated_at = now
 
     def _record(
         self,

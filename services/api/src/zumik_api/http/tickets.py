@@ -101,7 +101,7 @@ async def list_tickets(
 async def get_ticket(
     ticket_id: str, container: ContainerDep, project_id: ProjectIdDep
 ) -> SupportTicket:
-    ticket = await container.tickets.get(project_id, ticket_id)
+    ticket = await container.tickets.get(ticket_id, project_id)
     return public_ticket(ticket, container.clock())
 
 

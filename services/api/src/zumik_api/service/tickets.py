@@ -1,6 +1,7 @@
-"""The customer's ticket use cases."""
+"""Ticket use cases, for the customer and for the Zumik team."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from zumik_contracts.tickets import Priority, TicketStatus
@@ -9,13 +10,23 @@ from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.projects import Project
 from zumik_api.adapters.tickets import Page, TicketRepository
 from zumik_api.clock import Clock
-from zumik_api.domain.business_time import BusinessCalendar, first_response_due_at
+from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.domain.plans import sla_for
 from zumik_api.domain.tickets import Ticket
 
 
 class TicketNotFound(Exception):
     """No such ticket in this project (another project's ticket looks exactly the same)."""
+
+
+@dataclass(frozen=True)
+class StaffUpdate:
+    """A team member's change; fields left as None stay as they are."""
+
+    priority: Priority | None = None
+    status: TicketStatus | None = None
+    assignee: str | None = None
+    unassign: bool = False
 
 
 class TicketService:
@@ -42,37 +53,36 @@ class TicketService:
         priority: Priority,
         contact_email: str | None,
     ) -> Ticket:
-        now = self._clock()
-        sla = sla_for(project.plan)
         ticket = Ticket.open(
             project_id=project.id,
             plan_tier=project.plan,
-            sla=sla,
+            sla=sla_for(project.plan),
             subject=subject,
             body=body,
             priority=priority,
             contact_email=contact_email,
-            now=now,
-            first_response_due_at=first_response_due_at(sla.tier, priority, now, self._calendar),
+            now=self._clock(),
+            calendar=self._calendar,
         )
         await self._repository.add(ticket)
         self._on_committed(ticket.id)
         return ticket
 
-    async def get(self, project_id: str, ticket_id: str) -> Ticket:
-        ticket = await self._repository.get(project_id, ticket_id)
+    async def get(self, ticket_id: str, project_id: str | None) -> Ticket:
+        """The ticket; `project_id` None is the team's view across projects."""
+        ticket = await self._repository.get(ticket_id, project_id)
         if ticket is None:
             raise TicketNotFound
         return ticket
 
     async def reply(self, project_id: str, ticket_id: str, body: str) -> Ticket:
         return await self._change(
-            project_id, ticket_id, lambda t: t.reply("customer", body, self._clock())
+            ticket_id, project_id, lambda t: t.reply("customer", body, self._clock())
         )
 
     async def set_status(self, project_id: str, ticket_id: str, status: TicketStatus) -> Ticket:
         return await self._change(
-            project_id, ticket_id, lambda t: t.set_status(status, self._clock())
+            ticket_id, project_id, lambda t: t.set_status(status, self._clock())
         )
 
     async def page(
@@ -88,14 +98,48 @@ class TicketService:
             project_id, limit=limit, status=status, cursor=cursor, direction=direction
         )
 
+    async def support_reply(
+        self,
+        ticket_id: str,
+        body: str,
+        *,
+        by: str,
+        internal: bool,
+        status: TicketStatus | None,
+    ) -> Ticket:
+        def change(ticket: Ticket) -> None:
+            now = self._clock()
+            ticket.reply("support", body, now, internal=internal)
+            if status is not None:
+                ticket.set_status(status, now, by=by)
+
+        return await self._change(ticket_id, None, change)
+
+    async def staff_update(self, ticket_id: str, update: StaffUpdate, *, by: str) -> Ticket:
+        def change(ticket: Ticket) -> None:
+            now = self._clock()
+            if update.priority is not None:
+                ticket.set_priority(update.priority, now, by=by, calendar=self._calendar)
+            if update.assignee is not None or update.unassign:
+                ticket.assign(update.assignee, now, by=by)
+            if update.status is not None:
+                ticket.set_status(update.status, now, by=by)
+
+        return await self._change(ticket_id, None, change)
+
+    async def emit_due_sla_events(self, ticket_id: str) -> bool:
+        """Record the ticket's due SLA warning/breach events; True when any was recorded."""
+        ticket = await self._change(ticket_id, None, lambda t: t.emit_due_sla_events(self._clock()))
+        return ticket.sla_breach_emitted or ticket.sla_warning_emitted
+
     async def _change(
-        self, project_id: str, ticket_id: str, change: Callable[[Ticket], object]
+        self, ticket_id: str, project_id: str | None, change: Callable[[Ticket], object]
     ) -> Ticket:
         async with self._locks.hold(ticket_id):
-            ticket = await self.get(project_id, ticket_id)
+            ticket = await self.get(ticket_id, project_id)
             change(ticket)
-            changed = ticket.changed
+            committed = bool(ticket.new_events)
             await self._repository.save(ticket)
-        if changed:
+        if committed:
             self._on_committed(ticket.id)
         return ticket
