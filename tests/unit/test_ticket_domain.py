@@ -3,13 +3,15 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.domain.errors import ThreadTooLong, TicketClosed
 from zumik_api.domain.plans import sla_for
 from zumik_api.domain.tickets import MAX_MESSAGES, Ticket, sla_breached
 from zumik_contracts.events import PREVIEW_LENGTH, TicketEvent, preview
 from zumik_contracts.tickets import STATUSES, TicketStatus
 
-NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, inside 09:00-17:00
+CALENDAR = BusinessCalendar()  # mon-fri 09:00-17:00 UTC
 LATER = NOW + timedelta(minutes=5)
 EMAIL = "customer.person@example.com"
 
@@ -26,13 +28,16 @@ def open_ticket(
         priority="high",
         contact_email=email,
         now=NOW,
+        calendar=CALENDAR,
     )
 
 
 def committed(ticket: Ticket) -> Ticket:
     """The ticket as a repository leaves it after writing: no pending changes."""
     ticket.new_messages.clear()
+    ticket.new_history.clear()
     ticket.new_events.clear()
+    ticket.dirty = False
     return ticket
 
 
@@ -61,6 +66,16 @@ def test_open_starts_an_open_thread_with_the_customers_first_message() -> None:
     ]
     assert ticket.messages[0].id.startswith("spm_")
     assert ticket.new_messages == ticket.messages
+    # enterprise, high priority: 4 business hours from Monday 10:00.
+    assert ticket.first_response_due_at == NOW + timedelta(hours=4)
+    assert ticket.first_responded_at is None
+
+
+def test_a_free_plan_ticket_has_no_first_response_target() -> None:
+    ticket = open_ticket(plan="free")
+    assert ticket.sla.tier == "community"
+    assert ticket.first_response_due_at is None
+    assert not ticket.sla_breached(NOW + timedelta(days=365))
 
 
 def test_open_records_ticket_created_with_the_first_message() -> None:
@@ -123,6 +138,16 @@ def test_support_reply_does_not_reopen(status: TicketStatus) -> None:
     ticket.reply("support", "Here is the fix.", LATER)
     assert ticket.status == status
     assert event_types(ticket) == ["ticket.message_added"]
+
+
+def test_the_first_support_reply_is_the_first_response() -> None:
+    ticket = committed(open_ticket())
+    ticket.reply("customer", "anyone?", LATER)
+    assert ticket.first_responded_at is None
+    ticket.reply("support", "On it.", LATER + timedelta(minutes=1))
+    ticket.reply("support", "Fixed.", LATER + timedelta(minutes=2))
+    assert ticket.first_responded_at == LATER + timedelta(minutes=1)
+    assert not ticket.sla_breached(NOW + timedelta(days=1))
 
 
 def test_thread_limit_raises_thread_too_long_and_changes_nothing() -> None:

@@ -5,11 +5,11 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import datetime
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime
 from typing import Any
 
-from zumik_cli import projects
+from zumik_cli import projects, staff
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
 
@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zumik-support", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True)
     projects.register(groups.add_parser("project", help="projects, plans and API keys"))
+    staff.register(groups.add_parser("staff", help="Zumik team members and their tokens"))
     return parser
 
 

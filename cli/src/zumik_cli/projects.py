@@ -5,13 +5,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from zumik_contracts.tickets import PLANS
-
+from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters import mongo
+from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.projects import ProjectRepository
 from zumik_api.clock import utc_now
 from zumik_api.domain.plans import UnknownPlan, parse_plan
 from zumik_api.settings import get_settings
+from zumik_contracts.tickets import PLANS
 
 
 class ProjectError(Exception):
@@ -19,14 +20,21 @@ class ProjectError(Exception):
 
 
 @asynccontextmanager
-async def _projects() -> AsyncIterator[ProjectRepository]:
+async def store() -> AsyncIterator[AsyncDatabase[Document]]:
+    """The database named by MONGODB_URL, with its indexes in place."""
     client = mongo.connect(get_settings().mongodb_url)
     try:
         db = mongo.database(client)
         await mongo.ensure_indexes(db)
-        yield ProjectRepository(db)
+        yield db
     finally:
         await client.close()
+
+
+@asynccontextmanager
+async def _projects() -> AsyncIterator[ProjectRepository]:
+    async with store() as db:
+        yield ProjectRepository(db)
 
 
 def _plan(value: str) -> str:

@@ -14,6 +14,8 @@ from zumik_api.adapters.idempotency import IdempotencyStore
 from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.projects import ProjectRepository
+from zumik_api.adapters.queue import SupportQueue
+from zumik_api.adapters.staff import StaffRepository
 from zumik_api.adapters.tickets import TicketRepository
 from zumik_api.clock import Clock, utc_now
 from zumik_api.domain.business_time import BusinessCalendar
@@ -30,6 +32,8 @@ class Container:
     client: AsyncMongoClient[Document]
     db: AsyncDatabase[Document]
     projects: ProjectRepository
+    staff: StaffRepository
+    queue: SupportQueue
     tickets: TicketService
     idempotency: IdempotencyStore
     clock: Clock
@@ -86,6 +90,8 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
         client=client,
         db=db,
         projects=ProjectRepository(db),
+        staff=StaffRepository(db),
+        queue=SupportQueue(db),
         tickets=tickets,
         idempotency=IdempotencyStore(db.idempotency_keys, clock=clock),
         clock=clock,

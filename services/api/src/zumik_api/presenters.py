@@ -1,8 +1,15 @@
-"""The public ticket object (defined once, in contracts) built from the domain's ticket."""
+"""The public ticket objects (defined once, in contracts) built from the domain's ticket."""
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from zumik_contracts.staff import (
+    StaffTicket,
+    StaffTicketMessage,
+    StaffTicketSummary,
+    TicketChange,
+)
 from zumik_contracts.tickets import SupportTicket, SupportTicketSummary, TicketMessage
 
 from zumik_api.domain.tickets import Ticket, sla_breached
@@ -50,4 +57,31 @@ def public_summary(doc: dict[str, Any], now: datetime) -> SupportTicketSummary:
         sla_breached=sla_breached(due_at, answered_at, now),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
+    )
+
+
+def staff_ticket(ticket: Ticket, now: datetime) -> StaffTicket:
+    """The team's view: the whole thread, internal notes and history included."""
+    public = public_ticket(ticket, now)
+    return StaffTicket(
+        **public.model_dump(exclude={"messages"}),
+        project_id=ticket.project_id,
+        assignee=ticket.assignee,
+        awaiting_team=ticket.awaiting_team,
+        messages=[
+            StaffTicketMessage(
+                id=m.id, author=m.author, body=m.body, created_at=m.created_at, internal=m.internal
+            )
+            for m in ticket.messages
+        ],
+        history=[TicketChange.model_validate(asdict(c)) for c in ticket.history],
+    )
+
+
+def staff_summary(doc: dict[str, Any], now: datetime) -> StaffTicketSummary:
+    return StaffTicketSummary(
+        **public_summary(doc, now).model_dump(),
+        project_id=doc["project_id"],
+        assignee=doc.get("assignee"),
+        awaiting_team=doc["awaiting_team"],
     )

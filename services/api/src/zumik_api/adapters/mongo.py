@@ -29,6 +29,18 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     )
     await db.tickets.create_index([("outbox_pending", ASCENDING), ("updated_at", ASCENDING)])
     await db.tickets.create_index([("project_id", ASCENDING), ("contact_email", ASCENDING)])
+    await db.tickets.create_index(
+        [
+            ("awaiting_team", ASCENDING),
+            ("queue_class", ASCENDING),
+            ("queue_due", ASCENDING),
+            ("created_at", ASCENDING),
+            ("_id", ASCENDING),
+        ]
+    )
+    await db.tickets.create_index(
+        [("sla_breach_emitted", ASCENDING), ("first_responded_at", ASCENDING), ("queue_due", 1)]
+    )
     await db.api_keys.create_index([("project_id", ASCENDING)])
     await db.idempotency_keys.create_index([("created_at", ASCENDING)])
     await db.idempotency_keys.create_index([("project_id", ASCENDING)])

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from zumik_api.adapters import mongo
 from zumik_api.container import Container, build_container
-from zumik_api.http import health, tickets
+from zumik_api.http import health, staff, tickets
 from zumik_api.http.errors import install_error_handlers
 from zumik_api.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from zumik_api.settings import Settings, get_settings
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     app.include_router(tickets.router)
+    app.include_router(staff.router)
     app.include_router(health.router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)

@@ -20,7 +20,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def _unauthorized(code: str, message: str) -> ApiError:
+def unauthorized(code: str, message: str) -> ApiError:
     return ApiError(
         401,
         "authentication_error",
@@ -35,15 +35,15 @@ async def project_id(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     if credentials is None:
-        raise _unauthorized(
+        raise unauthorized(
             "missing_api_key",
             "No API key provided. Send it as `Authorization: Bearer <api key>`.",
         )
     if not looks_like_api_key(credentials.credentials):
-        raise _unauthorized("malformed_api_key", "The API key is malformed.")
+        raise unauthorized("malformed_api_key", "The API key is malformed.")
     found = await container.projects.project_id_for_key(credentials.credentials)
     if found is None:
-        raise _unauthorized("invalid_api_key", "The API key is not valid.")
+        raise unauthorized("invalid_api_key", "The API key is not valid.")
     return found
 
 

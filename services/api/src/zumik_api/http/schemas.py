@@ -44,3 +44,17 @@ class Reply(_Request):
 
 class UpdateTicket(_Request):
     status: TicketStatus
+
+
+class StaffReply(_Request):
+    body: Body
+    internal: bool = False
+    status: TicketStatus | None = None
+
+
+class StaffTicketUpdate(_Request):
+    """Only the fields sent change; `assignee: null` unassigns."""
+
+    priority: Priority | None = None
+    status: TicketStatus | None = None
+    assignee: Annotated[EmailStr, Field(max_length=254)] | None = None

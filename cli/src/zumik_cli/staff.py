@@ -1,0 +1,27 @@
+"""`zumik-support staff ...`: Zumik team members and their tokens."""
+
+import argparse
+from typing import Any
+
+from pydantic import EmailStr, TypeAdapter, ValidationError
+from zumik_api.adapters.staff import StaffRepository
+from zumik_api.clock import utc_now
+
+from zumik_cli.projects import ProjectError, store
+
+
+async def create(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        email = TypeAdapter(EmailStr).validate_python(args.email)
+    except ValidationError:
+        raise ProjectError(f"{args.email!r} is not a valid email address.") from None
+    async with store() as db:
+        member, token = await StaffRepository(db).create(email, utc_now())
+    return {"staff_id": member.id, "email": member.email, "token": token}
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="action", required=True)
+    sub = commands.add_parser("create", help="create a team member and print their token (once)")
+    sub.add_argument("--email", required=True)
+    sub.set_defaults(command=create)

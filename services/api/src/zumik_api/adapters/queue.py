@@ -1,0 +1,124 @@
+"""The team's support queue: every ticket awaiting the team, across projects.
+
+Order: priority-queue tickets first, then the earliest first-response due time, then the oldest.
+Each ticket document carries those sort keys (`queue_class`, `queue_due`), kept current by every
+write, so a page is one range query on the compound index
+(awaiting_team, queue_class, queue_due, created_at, _id), resumed by an opaque keyset cursor.
+"""
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_contracts.tickets import SlaTier, TicketStatus
+
+from zumik_api.adapters.mongo import Document
+
+QUEUE_SORT = [("queue_class", 1), ("queue_due", 1), ("created_at", 1), ("_id", 1)]
+_PROJECTION = {"messages": 0, "outbox": 0, "history": 0}
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: TicketStatus | None = None
+    tier: SlaTier | None = None
+    project_id: str | None = None
+    breached: bool | None = None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[dict[str, Any]]
+    has_more: bool
+    next_cursor: str | None
+
+
+def encode_cursor(doc: dict[str, Any]) -> str:
+    key = [
+        doc["queue_class"],
+        doc["queue_due"].isoformat(),
+        doc["created_at"].isoformat(),
+        doc["_id"],
+    ]
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime, datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        queue_class, due, created, ticket_id = json.loads(base64.urlsafe_b64decode(padded))
+        return (
+            int(queue_class),
+            datetime.fromisoformat(due),
+            datetime.fromisoformat(created),
+            str(ticket_id),
+        )
+    except (ValueError, TypeError) as error:
+        raise InvalidCursor("The cursor is not one this API returned.") from error
+
+
+def _after(cursor: str) -> dict[str, Any]:
+    queue_class, due, created, ticket_id = decode_cursor(cursor)
+    return {
+        "$or": [
+            {"queue_class": {"$gt": queue_class}},
+            {"queue_class": queue_class, "queue_due": {"$gt": due}},
+            {"queue_class": queue_class, "queue_due": due, "created_at": {"$gt": created}},
+            {
+                "queue_class": queue_class,
+                "queue_due": due,
+                "created_at": created,
+                "_id": {"$gt": ticket_id},
+            },
+        ]
+    }
+
+
+def _breached(breached: bool, now: datetime) -> dict[str, Any]:
+    late_or_overdue: dict[str, Any] = {
+        "$or": [
+            {"first_response_late": True},
+            {"first_responded_at": None, "queue_due": {"$lte": now}},
+        ]
+    }
+    return late_or_overdue if breached else {"$nor": [late_or_overdue]}
+
+
+def _query(filters: QueueFilters, cursor: str | None, now: datetime) -> dict[str, Any]:
+    conditions: list[dict[str, Any]] = [{"awaiting_team": True}]
+    if filters.status is not None:
+        conditions.append({"status": filters.status})
+    if filters.tier is not None:
+        conditions.append({"sla_tier": filters.tier})
+    if filters.project_id is not None:
+        conditions.append({"project_id": filters.project_id})
+    if filters.breached is not None:
+        conditions.append(_breached(filters.breached, now))
+    if cursor is not None:
+        conditions.append(_after(cursor))
+    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
+class SupportQueue:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._tickets = db.tickets
+
+    async def page(
+        self, filters: QueueFilters, *, limit: int, cursor: str | None, now: datetime
+    ) -> QueuePage:
+        found = (
+            await self._tickets.find(_query(filters, cursor, now), _PROJECTION)
+            .sort(QUEUE_SORT)
+            .limit(limit + 1)
+            .to_list(None)
+        )
+        items = found[:limit]
+        has_more = len(found) > limit
+        return QueuePage(items, has_more, encode_cursor(items[-1]) if has_more else None)

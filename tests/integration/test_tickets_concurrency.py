@@ -1,0 +1,119 @@
+"""Concurrent writers on one ticket: every reply lands, and a close is never undone or bypassed."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ApiProject
+
+TICKETS = "/v2/support/tickets"
+
+
+async def create(api: httpx.AsyncClient, project: ApiProject, subject: str) -> str:
+    response = await api.post(
+        TICKETS, json={"subject": subject, "body": "first"}, headers=project.headers
+    )
+    assert response.status_code == 201, response.text
+    ticket_id: str = response.json()["id"]
+    return ticket_id
+
+
+async def get(api: httpx.AsyncClient, project: ApiProject, ticket_id: str) -> dict[str, Any]:
+    response = await api.get(f"{TICKETS}/{ticket_id}", headers=project.headers)
+    assert response.status_code == 200, response.text
+    ticket: dict[str, Any] = response.json()
+    return ticket
+
+
+async def reply(
+    api: httpx.AsyncClient, project: ApiProject, ticket_id: str, body: str
+) -> httpx.Response:
+    return await api.post(
+        f"{TICKETS}/{ticket_id}/messages", json={"body": body}, headers=project.headers
+    )
+
+
+async def set_status(
+    api: httpx.AsyncClient, project: ApiProject, ticket_id: str, status: str
+) -> httpx.Response:
+    return await api.patch(
+        f"{TICKETS}/{ticket_id}", json={"status": status}, headers=project.headers
+    )
+
+
+async def test_simultaneous_replies_all_land(api: httpx.AsyncClient, project: ApiProject) -> None:
+    ticket_id = await create(api, project, "busy thread")
+    bodies = [f"reply number {n}" for n in range(20)]
+    responses = await asyncio.gather(*(reply(api, project, ticket_id, body) for body in bodies))
+    assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses]
+
+    ticket = await get(api, project, ticket_id)
+    assert ticket["message_count"] == 21
+    thread = [m["body"] for m in ticket["messages"]]
+    assert thread[0] == "first"
+    assert sorted(thread[1:]) == sorted(bodies)
+    assert len({m["id"] for m in ticket["messages"]}) == 21
+    # Each response shows the thread as that reply left it: its own message is last.
+    for body, response in zip(bodies, responses, strict=True):
+        assert response.json()["messages"][-1]["body"] == body
+    # Message timestamps never go backwards along the stored thread.
+    stamps = [m["created_at"] for m in ticket["messages"]]
+    assert stamps == sorted(stamps)
+    assert ticket["status"] == "open"
+
+
+async def test_simultaneous_status_changes_leave_a_consistent_ticket(
+    api: httpx.AsyncClient, project: ApiProject
+) -> None:
+    ticket_id = await create(api, project, "tug of war")
+    statuses = ["pending", "resolved", "open", "pending", "resolved"] * 2
+    responses = await asyncio.gather(*(set_status(api, project, ticket_id, s) for s in statuses))
+    assert [r.status_code for r in responses] == [200] * len(statuses)
+    final = await get(api, project, ticket_id)
+    # The ticket ends in the state written by the last change to commit.
+    last = max(responses, key=lambda r: r.json()["updated_at"])
+    assert final["status"] in set(statuses)
+    assert final["updated_at"] >= last.json()["updated_at"]
+    assert final["message_count"] == 1
+
+
+@pytest.mark.parametrize("start", ["open", "resolved"])
+async def test_a_reply_racing_a_close_never_lands_after_it(
+    api: httpx.AsyncClient, project: ApiProject, start: str
+) -> None:
+    outcomes = set()
+    for round_ in range(6):
+        ticket_id = await create(api, project, f"race {start} {round_}")
+        if start != "open":
+            assert (await set_status(api, project, ticket_id, start)).status_code == 200
+        body = f"racing reply {round_}"
+        replied, closed = await asyncio.gather(
+            reply(api, project, ticket_id, body),
+            set_status(api, project, ticket_id, "closed"),
+        )
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["status"] == "closed"
+        final = await get(api, project, ticket_id)
+        assert final["status"] == "closed"
+        in_thread = body in [m["body"] for m in final["messages"]]
+        if replied.status_code == 200:
+            # The reply committed before the close: it reopened/kept the ticket open, then the
+            # close came after it and its response already shows the reply.
+            assert in_thread
+            assert replied.json()["status"] == "open"
+            assert replied.json()["messages"][-1]["body"] == body
+            assert body in [m["body"] for m in closed.json()["messages"]]
+            outcomes.add("reply first")
+        else:
+            assert replied.status_code == 409, replied.text
+            assert replied.json()["error"]["code"] == "ticket_closed"
+            assert not in_thread
+            assert final["message_count"] == 1
+            outcomes.add("close first")
+        assert final["message_count"] == len(final["messages"])
+        # Nothing moves a closed ticket afterwards.
+        assert (await reply(api, project, ticket_id, "late")).status_code == 409
+        assert (await get(api, project, ticket_id)) == final
+    assert outcomes  # at least one round ran to a decided outcome
