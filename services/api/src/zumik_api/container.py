@@ -17,9 +17,11 @@ from zumik_api.adapters.projects import ProjectRepository
 from zumik_api.adapters.queue import SupportQueue
 from zumik_api.adapters.staff import StaffRepository
 from zumik_api.adapters.tickets import TicketRepository
+from zumik_api.billing import subscribe_plan_changes
 from zumik_api.clock import Clock, utc_now
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.relay import OutboxRelay
+from zumik_api.scheduler import SlaScheduler
 from zumik_api.service.tickets import TicketService
 from zumik_api.settings import Settings
 
@@ -39,10 +41,13 @@ class Container:
     clock: Clock
     publisher: EventPublisher
     relay: OutboxRelay
+    scheduler: SlaScheduler
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         self.tasks.append(asyncio.create_task(self.relay.run()))
+        if self.settings.sla_scheduler_enabled:
+            self.tasks.append(asyncio.create_task(self.scheduler.run()))
         self.tasks.append(asyncio.create_task(self._purge_idempotency_keys()))
 
     async def stop(self) -> None:
@@ -80,7 +85,10 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
     locks = TicketLocks(
         db.ticket_locks, wait_seconds=settings.ticket_lock_wait_seconds, clock=clock
     )
-    publisher = EventPublisher(make_broker(settings.amqp_url))
+    projects = ProjectRepository(db)
+    broker = make_broker(settings.amqp_url)
+    subscribe_plan_changes(broker, projects)
+    publisher = EventPublisher(broker)
     relay = OutboxRelay(db, publisher, locks, clock)
     tickets = TicketService(
         TicketRepository(db), locks, calendar_from(settings), clock, on_committed=relay.notify
@@ -89,7 +97,7 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
         settings=settings,
         client=client,
         db=db,
-        projects=ProjectRepository(db),
+        projects=projects,
         staff=StaffRepository(db),
         queue=SupportQueue(db),
         tickets=tickets,
@@ -97,4 +105,5 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
         clock=clock,
         publisher=publisher,
         relay=relay,
+        scheduler=SlaScheduler(db, tickets, clock, every=settings.sla_scheduler_every_seconds),
     )

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     idempotency_window_hours: int = 24
     ticket_lock_wait_seconds: float = 5.0
 
+    sla_scheduler_enabled: bool = True
+    sla_scheduler_every_seconds: float = 15.0
+
     business_timezone: str = "UTC"
     business_hours: str = "mon-fri 09:00-17:00"
     business_holidays: str = ""

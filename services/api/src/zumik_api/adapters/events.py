@@ -47,7 +47,8 @@ class EventPublisher:
         }
 
     async def connect(self) -> None:
-        await self.broker.connect()
+        """Connect, declare the exchange, and start the broker's subscribers (billing)."""
+        await self.broker.start()
         await self.broker.declare_exchange(support_exchange)
 
     async def ping(self) -> bool:

@@ -63,6 +63,22 @@ class ProjectRepository:
         )
         return result.matched_count == 1
 
+    async def apply_plan_change(
+        self, project_id: str, plan: Plan, changed_at: datetime
+    ) -> bool | None:
+        """Apply a billing change unless a newer one was applied; None for an unknown project."""
+        doc = await self._projects.find_one({"_id": project_id})
+        if doc is None:
+            return None
+        last = doc.get("plan_changed_at")
+        if last is not None and last >= changed_at:
+            return False
+        await self._projects.update_one(
+            {"_id": project_id},
+            {"$set": {"plan": plan, "plan_changed_at": changed_at, "updated_at": changed_at}},
+        )
+        return True
+
     async def new_api_key(self, project_id: str, now: datetime) -> str:
         """Make a key; it is returned once and only its hash is kept."""
         api_key = API_KEY_PREFIX + secrets.token_urlsafe(_API_KEY_SECRET_BYTES)

@@ -128,9 +128,16 @@ class TicketService:
         return await self._change(ticket_id, None, change)
 
     async def emit_due_sla_events(self, ticket_id: str) -> bool:
-        """Record the ticket's due SLA warning/breach events; True when any was recorded."""
-        ticket = await self._change(ticket_id, None, lambda t: t.emit_due_sla_events(self._clock()))
-        return ticket.sla_breach_emitted or ticket.sla_warning_emitted
+        """Record the ticket's due SLA warning/breach events; True when this call recorded any."""
+        recorded = False
+
+        def change(ticket: Ticket) -> None:
+            nonlocal recorded
+            ticket.emit_due_sla_events(self._clock())
+            recorded = bool(ticket.new_events)
+
+        await self._change(ticket_id, None, change)
+        return recorded
 
     async def _change(
         self, ticket_id: str, project_id: str | None, change: Callable[[Ticket], object]

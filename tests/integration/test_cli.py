@@ -1,0 +1,163 @@
+"""`uv run zumik-support project ...`: JSON on stdout, errors on stderr, keys that work."""
+
+import asyncio
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TICKETS = "/v2/support/tickets"
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any]:
+        assert self.returncode == 0, self.stderr
+        lines = self.stdout.strip().splitlines()
+        assert len(lines) == 1, f"expected one JSON object on stdout, got {self.stdout!r}"
+        result: dict[str, Any] = json.loads(lines[0])
+        return result
+
+
+async def cli(mongodb_url: str, *args: str) -> Run:
+    process = await asyncio.create_subprocess_exec(
+        "uv",
+        "run",
+        "zumik-support",
+        *args,
+        cwd=ROOT,
+        env=os.environ | {"MONGODB_URL": mongodb_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        stdout, stderr = await process.communicate()
+    assert process.returncode is not None
+    return Run(process.returncode, stdout.decode(), stderr.decode())
+
+
+def unique_name() -> str:
+    return f"CLI project {secrets.token_hex(4)}"
+
+
+async def open_ticket(api: httpx.AsyncClient, api_key: str) -> httpx.Response:
+    return await api.post(
+        TICKETS,
+        json={"subject": "From the CLI", "body": "Does my key work?"},
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
+
+
+async def listed_projects(mongodb_url: str) -> dict[str, dict[str, Any]]:
+    result = (await cli(mongodb_url, "project", "list")).json()
+    assert result["object"] == "list"
+    return {item["project_id"]: item for item in result["data"]}
+
+
+async def test_create_prints_the_project_and_a_working_key(
+    api: httpx.AsyncClient, mongodb_url: str
+) -> None:
+    name = unique_name()
+    created = (
+        await cli(mongodb_url, "project", "create", "--name", name, "--plan", "pilot")
+    ).json()
+    assert {"project_id", "api_key", "plan"} <= set(created)
+    assert created["project_id"].startswith("prj_")
+    assert created["api_key"].startswith("zsk_")
+    assert created["plan"] == "pilot"
+
+    response = await open_ticket(api, created["api_key"])
+    assert response.status_code == 201, response.text
+    assert response.json()["plan_tier"] == "pilot"
+    assert response.json()["sla"]["tier"] == "priority"
+
+    listed = await listed_projects(mongodb_url)
+    assert listed[created["project_id"]]["name"] == name
+    assert listed[created["project_id"]]["plan"] == "pilot"
+
+
+async def test_set_plan_changes_the_plan_for_new_tickets(
+    api: httpx.AsyncClient, mongodb_url: str
+) -> None:
+    created = (
+        await cli(mongodb_url, "project", "create", "--name", unique_name(), "--plan", "free")
+    ).json()
+    before = (await open_ticket(api, created["api_key"])).json()
+    assert before["sla"]["tier"] == "community"
+
+    changed = (await cli(mongodb_url, "project", "set-plan", created["project_id"], "base")).json()
+    assert changed["project_id"] == created["project_id"]
+    assert changed["plan"] == "base"
+
+    after = (await open_ticket(api, created["api_key"])).json()
+    assert (after["plan_tier"], after["sla"]["tier"]) == ("base", "standard")
+    kept = await api.get(
+        f"{TICKETS}/{before['id']}", headers={"Authorization": f"Bearer {created['api_key']}"}
+    )
+    assert (kept.json()["plan_tier"], kept.json()["sla"]["tier"]) == ("free", "community")
+    assert (await listed_projects(mongodb_url))[created["project_id"]]["plan"] == "base"
+
+
+async def test_new_key_gives_a_second_working_key_for_the_same_project(
+    api: httpx.AsyncClient, mongodb_url: str
+) -> None:
+    created = (
+        await cli(mongodb_url, "project", "create", "--name", unique_name(), "--plan", "base")
+    ).json()
+    second = (await cli(mongodb_url, "project", "new-key", created["project_id"])).json()
+    assert second["project_id"] == created["project_id"]
+    assert second["api_key"].startswith("zsk_")
+    assert second["api_key"] != created["api_key"]
+
+    with_second = await open_ticket(api, second["api_key"])
+    assert with_second.status_code == 201, with_second.text
+    with_first = await open_ticket(api, created["api_key"])
+    assert with_first.status_code == 201, with_first.text
+    # Both keys see the same project's tickets.
+    for key in (created["api_key"], second["api_key"]):
+        page = await api.get(TICKETS, headers={"Authorization": f"Bearer {key}"})
+        assert {t["id"] for t in page.json()["data"]} == {
+            with_first.json()["id"],
+            with_second.json()["id"],
+        }
+
+
+def assert_refused(run: Run, *mentions: str) -> None:
+    assert run.returncode != 0
+    assert run.stdout == ""
+    assert run.stderr.strip()
+    for text in mentions:
+        assert text in run.stderr
+
+
+async def test_unknown_plan_is_refused_and_creates_nothing(mongodb_url: str) -> None:
+    name = unique_name()
+    existing = (
+        await cli(mongodb_url, "project", "create", "--name", unique_name(), "--plan", "free")
+    ).json()
+    create_run, set_plan_run = await asyncio.gather(
+        cli(mongodb_url, "project", "create", "--name", name, "--plan", "gold"),
+        cli(mongodb_url, "project", "set-plan", existing["project_id"], "platinum"),
+    )
+    assert_refused(create_run, "gold", "free", "base", "pilot", "enterprise")
+    assert_refused(set_plan_run, "platinum")
+    listed = await listed_projects(mongodb_url)
+    assert name not in {p["name"] for p in listed.values()}
+    assert listed[existing["project_id"]]["plan"] == "free"
+
+
+@pytest.mark.parametrize("action", ["set-plan", "new-key"])
+async def test_unknown_project_is_refused(mongodb_url: str, action: str) -> None:
+    missing = "prj_" + "0" * 26
+    args = ["project", action, missing] + (["enterprise"] if action == "set-plan" else [])
+    assert_refused(await cli(mongodb_url, *args), missing)
