@@ -16,7 +16,7 @@ SLA_TABLE = {
 def test_each_plan_maps_to_its_sla(plan: str) -> None:
     tier, target, priority_queue = SLA_TABLE[plan]
     assert sla_for(plan) == Sla(
-        tier=tier,  # type: ignore[arg-type]
+        tier=tier,
         first_response_target=target,
         priority_queue=priority_queue,
     )

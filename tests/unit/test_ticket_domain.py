@@ -218,7 +218,8 @@ def test_closed_is_final_for_status_changes(target: TicketStatus) -> None:
 def every_event_of_a_busy_ticket() -> list[TicketEvent]:
     ticket = open_ticket(email=EMAIL)
     events = list(ticket.new_events)
-    for step, status in enumerate(("pending", "resolved")):
+    steps: tuple[TicketStatus, ...] = ("pending", "resolved")
+    for step, status in enumerate(steps):
         ticket.set_status(status, LATER)
         ticket.reply("customer", f"step {step}", LATER)
         ticket.reply("support", "ok", LATER)
