@@ -1,0 +1,101 @@
+"""Email to the support team through Resend's HTTP API.
+
+The text names the project, the ticket, its priority and SLA, and the message preview. It never
+holds the customer's contact email (events don't carry it). The event id is the Idempotency-Key,
+so Resend sends one email per event even when the notifier posts it twice (see docs/notifier.md).
+"""
+
+from dataclasses import dataclass
+
+import httpx
+from zumik_contracts.events import TicketEvent
+
+from zumik_notifier.channels.result import AttemptResult
+from zumik_notifier.projects import ProjectNames
+
+SUBJECT_MAX_LENGTH = 160
+
+_HEADLINES = {
+    "ticket.created": "New ticket",
+    "ticket.message_added": "Customer replied",
+    "ticket.sla_breached": "SLA breached",
+}
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    subject: str
+    text: str
+
+
+def _one_line(text: str) -> str:
+    # A subject is a single header line: no CR/LF, collapsed whitespace.
+    return " ".join(text.split())
+
+
+def render_email(event: TicketEvent, project_name: str | None) -> EmailContent:
+    data = event.data
+    project = project_name or event.project_id
+    headline = _HEADLINES.get(event.type, event.type)
+    flags = "[priority queue] " if data.priority_queue else ""
+    subject = _one_line(
+        f"[Zumik Support] {flags}{headline} ({data.priority}) from {project}: {data.subject}"
+    )
+    if len(subject) > SUBJECT_MAX_LENGTH:
+        subject = subject[: SUBJECT_MAX_LENGTH - 1] + "…"
+
+    lines = [
+        f"{headline} in project {project} ({event.project_id}).",
+        "",
+        f"Ticket:         {data.ticket_id}",
+        f"Subject:        {_one_line(data.subject)}",
+        f"Status:         {data.status}",
+        f"Priority:       {data.priority}",
+        f"Plan:           {data.plan_tier}",
+        f"SLA tier:       {data.sla_tier}",
+        f"Priority queue: {'yes' if data.priority_queue else 'no'}",
+    ]
+    if data.message is not None:
+        lines += ["", f"Latest message ({data.message.author}), preview:", data.message.preview]
+    lines += ["", f"Event {event.id} ({event.type}) at {event.occurred_at.isoformat()}."]
+    return EmailContent(subject=subject, text="\n".join(lines) + "\n")
+
+
+class ResendEmailChannel:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        api_key: str,
+        sender: str,
+        recipient: str,
+        project_names: ProjectNames,
+    ) -> None:
+        self._http = http
+        self._url = base_url.rstrip("/") + "/emails"
+        self._api_key = api_key
+        self._sender = sender
+        self._recipient = recipient
+        self._project_names = project_names
+
+    async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
+        content = render_email(event, await self._project_names.name_of(event.project_id))
+        try:
+            response = await self._http.post(
+                self._url,
+                headers={
+                    "Authorization": f"Bearer {self._api_key}",
+                    "Idempotency-Key": event.id,
+                },
+                json={
+                    "from": self._sender,
+                    "to": [self._recipient],
+                    "subject": content.subject,
+                    "text": content.text,
+                },
+            )
+        except Exception as error:  # every transport failure is an attempt result, not a crash
+            return AttemptResult.from_error(error)
+        return AttemptResult.from_response(response)
+

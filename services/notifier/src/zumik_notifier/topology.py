@@ -1,0 +1,169 @@
+"""The RabbitMQ topology the notifier owns, derived from Settings, and its declaration.
+
+    zumik.support (topic, shared) --ticket.created|message_added|sla_breached--> P (quorum)
+    P.work (direct) --"email"--> P.email (quorum)      --"webhook"--> P.webhook (quorum)
+    P.delay (headers) --x-zumik-delay=<ms>ms--> P.delay.<ms>ms (quorum, x-message-ttl)
+        ...expired: dead-lettered to P.work, keeping the routing key, so back to its channel queue
+    P.dlx (fanout) --> P.dead (quorum, x-message-ttl: personal data in it is kept only so long)
+
+P is the queue prefix, `zumik.notifier` in production. One delay queue per level: every message in
+a level's queue has the same TTL, so one at the head never holds back a shorter one behind it.
+The levels are shared by all channels because dead-lettering keeps the routing key (the channel).
+A delay queue is named after its delay, so changing the levels creates new queues rather than
+clashing with the arguments of existing ones.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from zumik_contracts.topology import support_exchange
+
+from zumik_notifier.settings import Settings
+
+# The events the team hears about. ticket.message_added is filtered further: customer messages only.
+NOTIFIED_EVENT_TYPES: tuple[str, ...] = (
+    "ticket.created",
+    "ticket.message_added",
+    "ticket.sla_breached",
+)
+
+DELAY_HEADER = "x-zumik-delay"
+# Dead-lettering is at-least-once (RabbitMQ >= 3.10, quorum queues only): a message moves to the
+# dead-letter target only once that target confirmed it. It requires `reject-publish` overflow.
+_AT_LEAST_ONCE: dict[str, Any] = {
+    "x-dead-letter-strategy": "at-least-once",
+    "x-overflow": "reject-publish",
+}
+
+
+class ChannelName(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+ALL_CHANNELS: tuple[ChannelName, ...] = (ChannelName.EMAIL, ChannelName.WEBHOOK)
+
+
+def delay_label(seconds: float) -> str:
+    return f"{round(seconds * 1000)}ms"
+
+
+@dataclass(frozen=True)
+class DelayLevel:
+    seconds: float
+    queue: RabbitQueue
+
+    @property
+    def label(self) -> str:
+        return delay_label(self.seconds)
+
+
+@dataclass(frozen=True)
+class Topology:
+    events_queue: RabbitQueue
+    work_exchange: RabbitExchange
+    work_queues: dict[ChannelName, RabbitQueue]
+    delay_exchange: RabbitExchange
+    delay_levels: tuple[DelayLevel, ...]
+    dead_letter_exchange: RabbitExchange
+    dead_letter_queue: RabbitQueue
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Topology":
+        prefix = settings.notifier_queue_prefix
+        dlx = RabbitExchange(f"{prefix}.dlx", type=ExchangeType.FANOUT, durable=True)
+        work = RabbitExchange(f"{prefix}.work", type=ExchangeType.DIRECT, durable=True)
+        consumed: dict[str, Any] = {
+            "x-delivery-limit": settings.notifier_delivery_limit,
+            "x-dead-letter-exchange": dlx.name,
+            **_AT_LEAST_ONCE,
+        }
+        return cls(
+            # The subscriber binds the first key; `declare` binds the others.
+            events_queue=RabbitQueue(
+                prefix,
+                queue_type=QueueType.QUORUM,
+                routing_key=NOTIFIED_EVENT_TYPES[0],
+                arguments=dict(consumed),  # type: ignore[arg-type]
+            ),
+            work_exchange=work,
+            work_queues={
+                channel: RabbitQueue(
+                    f"{prefix}.{channel}",
+                    queue_type=QueueType.QUORUM,
+                    routing_key=channel.value,
+                    arguments=dict(consumed),  # type: ignore[arg-type]
+                )
+                for channel in ALL_CHANNELS
+            },
+            delay_exchange=RabbitExchange(
+                f"{prefix}.delay", type=ExchangeType.HEADERS, durable=True
+            ),
+            delay_levels=tuple(
+                DelayLevel(
+                    seconds,
+                    RabbitQueue(
+                        f"{prefix}.delay.{delay_label(seconds)}",
+                        queue_type=QueueType.QUORUM,
+                        arguments={  # type: ignore[arg-type]
+                            "x-message-ttl": round(seconds * 1000),
+                            # No x-dead-letter-routing-key: the channel's routing key is kept.
+                            "x-dead-letter-exchange": work.name,
+                            **_AT_LEAST_ONCE,
+                        },
+                        bind_arguments={"x-match": "all", DELAY_HEADER: delay_label(seconds)},
+                    ),
+                )
+                for seconds in settings.notifier_retry_delays
+            ),
+            dead_letter_exchange=dlx,
+            dead_letter_queue=RabbitQueue(
+                f"{prefix}.dead",
+                queue_type=QueueType.QUORUM,
+                arguments={"x-message-ttl": settings.notifier_dead_letter_ttl_seconds * 1000},
+            ),
+        )
+
+    @property
+    def queues(self) -> list[RabbitQueue]:
+        """Every queue the notifier owns (tests delete them all)."""
+        return [
+            self.events_queue,
+            *self.work_queues.values(),
+            *(level.queue for level in self.delay_levels),
+            self.dead_letter_queue,
+        ]
+
+    @property
+    def exchanges(self) -> list[RabbitExchange]:
+        """Every exchange the notifier owns; `zumik.support` is shared and not among them."""
+        return [self.work_exchange, self.delay_exchange, self.dead_letter_exchange]
+
+
+async def declare(broker: RabbitBroker, topology: Topology) -> None:
+    """Declare every exchange, queue and binding, before any consumer or publisher starts.
+
+    Declarations are idempotent. Bindings of durable queues to durable exchanges are durable too, so
+    a binding added here survives broker restarts; aio-pika also restores it on reconnect.
+    """
+    support = await broker.declare_exchange(support_exchange)
+    work = await broker.declare_exchange(topology.work_exchange)
+    delay = await broker.declare_exchange(topology.delay_exchange)
+    dlx = await broker.declare_exchange(topology.dead_letter_exchange)
+
+    dead = await broker.declare_queue(topology.dead_letter_queue)
+    await dead.bind(dlx, routing_key="")
+
+    events = await broker.declare_queue(topology.events_queue)
+    for event_type in NOTIFIED_EVENT_TYPES:
+        await events.bind(support, routing_key=event_type)
+
+    for channel, queue in topology.work_queues.items():
+        declared = await broker.declare_queue(queue)
+        await declared.bind(work, routing_key=channel.value)
+
+    for level in topology.delay_levels:
+        declared = await broker.declare_queue(level.queue)
+        await declared.bind(delay, routing_key="", arguments=level.queue.bind_arguments)
