@@ -72,10 +72,14 @@ class OutboxRelay:
                         await self._wake.wait()
                 self._wake.clear()
                 if time.monotonic() >= next_sweep:
-                    next_sweep = time.monotonic() + self._sweep_every
+                    started = time.monotonic()
                     self._ready |= self._retry
                     self._retry.clear()
                     await self._sweep()
+                    # A slow store (FerretDB scans) must not be kept busy by the safety net.
+                    next_sweep = time.monotonic() + max(
+                        self._sweep_every, 5 * (time.monotonic() - started)
+                    )
                 self._dispatch()
         finally:
             connector.cancel()
@@ -116,6 +120,8 @@ class OutboxRelay:
                 log.warning("relay of ticket %s paused: %s", ticket_id, type(error).__name__)
         finally:
             self._in_flight.discard(ticket_id)
+            if ticket_id in self._ready:  # changed again while in flight
+                self._wake.set()
 
     async def _publish_outbox(self, ticket_id: str) -> list[str]:
         doc = await self._tickets.find_one({"_id": ticket_id}, {"outbox": 1})
