@@ -1,6 +1,5 @@
 """The one error envelope, `{"error": {type, code, message, param}}`, for every failure."""
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,8 +12,6 @@ from zumik_api.adapters.idempotency import IdempotencyKeyInUse, IdempotencyKeyRe
 from zumik_api.adapters.locks import TicketBusy
 from zumik_api.domain.errors import DomainError
 from zumik_api.service.tickets import TicketNotFound
-
-log = logging.getLogger("zumik_api")
 
 VALIDATION_STATUS = 400
 
@@ -158,19 +155,6 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, ("invalid_request_error", "http_error", str(exc.detail))
         )
         return error_response(ApiError(exc.status_code, type_, code, message))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The exception's type only: its text may quote request data.
-        log.error(
-            "unhandled error on %s %s: %s",
-            request.method,
-            request.url.path,
-            type(exc).__name__,
-        )
-        return error_response(
-            ApiError(500, "api_error", "internal_error", "Something went wrong on our side.")
-        )
 
 
 def _described(description: str) -> dict[str, Any]:

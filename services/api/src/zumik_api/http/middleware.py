@@ -1,6 +1,7 @@
 """ASGI middleware: a request id on every response, and a cap on request body size."""
 
 import json
+import logging
 import secrets
 
 from starlette.datastructures import MutableHeaders
@@ -9,9 +10,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "Request-Id"
 
+log = logging.getLogger("zumik_api")
+
 
 class RequestIdMiddleware:
-    """Adds `Request-Id` to every response, errors included, and exposes it as scope state."""
+    """Adds `Request-Id` to every response, errors included, and exposes it as scope state.
+
+    It also turns an unhandled exception into the 500 error envelope here, inside the request
+    id, rather than in Starlette's outermost error middleware, which would lose the header.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -23,12 +30,23 @@ class RequestIdMiddleware:
         request_id = "req_" + secrets.token_hex(12)
         scope.setdefault("state", {})["request_id"] = request_id
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            # The exception's type only: its text may quote request data.
+            log.error("unhandled %s on %s %s", type(error).__name__, scope["method"], scope["path"])
+            if started:
+                raise
+            await send_json(send_with_id, 500, _INTERNAL_ERROR)
 
 
 class RequestTooLarge(HTTPException):
@@ -49,7 +67,7 @@ class BodySizeLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await send_json(send, 413, _too_large(self.max_bytes))
             return
         received = 0
 
@@ -65,25 +83,20 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, counting_receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "type": "invalid_request_error",
-                    "code": "request_too_large",
-                    "message": f"The request body is larger than {self.max_bytes} bytes.",
-                    "param": None,
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+def _error(code: str, message: str, type_: str = "invalid_request_error") -> dict[str, object]:
+    return {"error": {"type": type_, "code": code, "message": message, "param": None}}
+
+
+def _too_large(max_bytes: int) -> dict[str, object]:
+    return _error("request_too_large", f"The request body is larger than {max_bytes} bytes.")
+
+
+_INTERNAL_ERROR = _error("internal_error", "Something went wrong on our side.", "api_error")
+
+
+async def send_json(send: Send, status: int, payload: dict[str, object]) -> None:
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

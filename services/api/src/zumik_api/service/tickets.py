@@ -142,6 +142,10 @@ class TicketService:
     async def _change(
         self, ticket_id: str, project_id: str | None, change: Callable[[Ticket], object]
     ) -> Ticket:
+        if project_id is not None:
+            # Another project's ticket answers 404 before any lease is taken, so lease
+            # contention (409) never reveals that a foreign ticket exists.
+            await self.get(ticket_id, project_id)
         async with self._locks.hold(ticket_id):
             ticket = await self.get(ticket_id, project_id)
             change(ticket)

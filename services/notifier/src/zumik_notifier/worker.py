@@ -1,0 +1,236 @@
+"""The two kinds of consumers, as plain classes (the FastStream wiring is in `app.py`).
+
+`EventRouter` reads `zumik.notifier`: it validates each event, drops what the team need not hear
+about, and fans the rest out as one job per enabled channel. `ChannelWorker` reads one channel's
+work queue and makes one delivery attempt per message; a transient failure becomes a new message in
+a delay queue, a final one a dead letter. Nothing sleeps in a consumer, and a slow or failing
+channel never holds back, or repeats, the other one.
+
+Acknowledgement is manual: each message is acked only after everything it led to (jobs, retries,
+dead letters) was confirmed by RabbitMQ. A crash in between redelivers it, and the delivery log
+turns the redelivery into a no-op once the channel succeeded.
+
+Logs carry ids, event types, channels, outcomes and statuses: never addresses, subjects, previews,
+URLs or secrets.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream.rabbit import RabbitMessage
+from pymongo.errors import PyMongoError
+from zumik_contracts.events import TicketEvent
+
+from zumik_notifier.channels import AttemptResult, NotificationChannel
+from zumik_notifier.deliveries import ClaimOutcome, DeliveryLog, DeliveryState
+from zumik_notifier.events import MalformedEvent, parse_event, should_notify
+from zumik_notifier.messaging import ATTEMPT_HEADER, Failure, FailureKind, Publishers
+from zumik_notifier.retry import Decision, RetryPolicy, Verdict
+from zumik_notifier.topology import ChannelName
+
+log = logging.getLogger("zumik_notifier")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def settle_on_error(message: RabbitMessage, handle: Callable[[], Awaitable[None]]) -> None:
+    """Run a handler; if it fails unexpectedly (e.g. RabbitMQ refused a publish), requeue.
+
+    Under manual acking an exception would leave the message unacked until the channel closes.
+    Requeueing is bounded: the queue's x-delivery-limit dead-letters a message that keeps failing.
+    """
+    try:
+        await handle()
+    except Exception as error:
+        log.warning(
+            "message %s requeued after %s", message.raw_message.message_id, type(error).__name__
+        )
+        try:
+            await message.nack(requeue=True)
+        except Exception:
+            log.warning("could not requeue message %s", message.raw_message.message_id)
+
+
+async def _dead_letter_malformed(
+    publishers: Publishers,
+    message: RabbitMessage,
+    error: MalformedEvent,
+    channel: ChannelName | None = None,
+) -> None:
+    failure = Failure(FailureKind.MALFORMED, error.detail, channel=channel)
+    await publishers.dead_letter(
+        message.body,
+        failure,
+        message_id=message.raw_message.message_id,
+        content_type=message.raw_message.content_type,
+    )
+    log.warning(
+        "dead-lettered malformed message %s: %s", message.raw_message.message_id, failure.reason
+    )
+
+
+class EventRouter:
+    def __init__(self, publishers: Publishers, channels: Sequence[ChannelName]) -> None:
+        self._publishers = publishers
+        self._channels = tuple(channels)
+
+    async def handle(self, message: RabbitMessage) -> None:
+        try:
+            event = parse_event(message.body)
+        except MalformedEvent as error:
+            await _dead_letter_malformed(self._publishers, message, error)
+            await message.ack()
+            return
+        if should_notify(event):
+            for channel in self._channels:
+                await self._publishers.job(channel, event, message.body)
+            log.info(
+                "event %s %s ticket=%s queued for %s",
+                event.id,
+                event.type,
+                event.data.ticket_id,
+                ",".join(self._channels) or "no channel",
+            )
+        else:
+            log.debug("event %s %s ticket=%s: nothing to notify", event.id, event.type,
+                      event.data.ticket_id)
+        await message.ack()
+
+
+class ChannelWorker:
+    def __init__(
+        self,
+        channel: ChannelName,
+        sender: NotificationChannel,
+        deliveries: DeliveryLog,
+        policy: RetryPolicy,
+        publishers: Publishers,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.channel = channel
+        self._sender = sender
+        self._deliveries = deliveries
+        self._policy = policy
+        self._publishers = publishers
+        self._clock = clock
+
+    async def handle(self, message: RabbitMessage) -> None:
+        try:
+            event = parse_event(message.body)
+        except MalformedEvent as error:
+            await _dead_letter_malformed(self._publishers, message, error, self.channel)
+            await message.ack()
+            return
+        attempt = attempt_number(message.headers)
+        try:
+            claim = await self._deliveries.claim(event, self.channel, self._clock())
+        except PyMongoError:
+            # Without the log there is no knowing whether it was sent already, so it is not sent
+            # now. It counts as an attempt: a long store outage ends in the DLQ, not a loop.
+            result = AttemptResult(error="store_unavailable")
+            await self._conclude(event, message.body, attempt, result, self._policy.decide(
+                result, attempt))
+            await message.ack()
+            return
+
+        if claim.outcome is ClaimOutcome.ALREADY_DELIVERED:
+            self._log(event, "duplicate skipped (already delivered)", attempt)
+        elif claim.outcome is ClaimOutcome.BUSY:
+            # Another worker is sending this very delivery. Look again once its lease ends: if it
+            # succeeded this is dropped then, if it crashed this takes over. Not an attempt.
+            assert claim.busy_until is not None
+            wait = (claim.busy_until - self._clock()).total_seconds()
+            delay = self._policy.level_at_least(wait)
+            await self._publishers.retry(self.channel, event, message.body, attempt, delay)
+            self._log(event, f"busy elsewhere, looking again in {delay:g}s", attempt)
+        else:
+            result = await self._sender.send(event, message.body)
+            decision = self._policy.decide(result, attempt)
+            await self._record(event, claim.attempts + 1, result, decision)
+            await self._conclude(event, message.body, attempt, result, decision)
+        await message.ack()
+
+    async def _record(
+        self, event: TicketEvent, attempts: int, result: AttemptResult, decision: Decision
+    ) -> None:
+        state = {
+            Verdict.DELIVERED: DeliveryState.DELIVERED,
+            Verdict.RETRY: DeliveryState.RETRYING,
+        }.get(decision.verdict, DeliveryState.DEAD_LETTERED)
+        try:
+            await self._deliveries.record(
+                event.id,
+                self.channel,
+                state=state,
+                attempts=attempts,
+                last_status=result.status,
+                last_error=result.error,
+                now=self._clock(),
+            )
+        except PyMongoError as error:
+            # The attempt happened and is not undone. The entry stays claimed until its lease
+            # ends; a redelivery after that may send again, which the idempotency keys absorb.
+            log.warning(
+                "%s delivery log not updated for event %s: %s",
+                self.channel,
+                event.id,
+                type(error).__name__,
+            )
+
+    async def _conclude(
+        self,
+        event: TicketEvent,
+        body: bytes,
+        attempt: int,
+        result: AttemptResult,
+        decision: Decision,
+    ) -> None:
+        outcome = result.describe()
+        if decision.verdict is Verdict.DELIVERED:
+            self._log(event, f"delivered ({outcome})", attempt)
+        elif decision.verdict is Verdict.RETRY:
+            assert decision.delay is not None
+            await self._publishers.retry(self.channel, event, body, attempt + 1, decision.delay)
+            self._log(event, f"failed ({outcome}), retry in {decision.delay:g}s", attempt)
+        else:
+            detail = (
+                f"{outcome} is not retried"
+                if decision.verdict is Verdict.REJECTED
+                else f"gave up after {attempt} attempts"
+            )
+            failure = Failure(
+                FailureKind(decision.verdict.value),
+                detail,
+                channel=self.channel,
+                attempts=attempt,
+                last_status=outcome,
+            )
+            await self._publishers.dead_letter(
+                body, failure, message_id=event.id, content_type="application/json"
+            )
+            self._log(event, f"dead-lettered ({failure.reason})", attempt, logging.WARNING)
+
+    def _log(self, event: TicketEvent, outcome: str, attempt: int, level: int = logging.INFO) -> None:
+        log.log(
+            level,
+            "%s event=%s type=%s ticket=%s attempt=%d: %s",
+            self.channel,
+            event.id,
+            event.type,
+            event.data.ticket_id,
+            attempt,
+            outcome,
+        )
+
+
+def attempt_number(headers: dict[str, Any]) -> int:
+    try:
+        return max(1, int(headers.get(ATTEMPT_HEADER, 1)))
+    except (TypeError, ValueError):
+        return 1
