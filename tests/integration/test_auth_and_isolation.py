@@ -75,26 +75,24 @@ async def ticket_count(api: httpx.AsyncClient, project: ApiProject) -> int:
 # --------------------------------------------------------------------------- authentication
 
 
-@pytest.mark.parametrize(("headers", "code"), BAD_CREDENTIALS)
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e[0]} {e[1]}")
 async def test_bad_credentials_get_401_with_the_error_envelope(
     api: httpx.AsyncClient,
     project: ApiProject,
     endpoint: tuple[str, str, dict[str, Any] | None],
-    headers: dict[str, str],
-    code: str,
 ) -> None:
     ticket = await create(api, project)
-    response = await call(api, endpoint, ticket["id"], headers)
-    assert response.status_code == 401, response.text
-    error = response.json()["error"]
-    assert set(response.json()) == {"error"}
-    assert set(error) == {"type", "code", "message", "param"}
-    assert error["type"] == "authentication_error"
-    assert error["code"] == code
-    assert error["message"]
-    assert response.headers["www-authenticate"] == "Bearer"
-    assert "request-id" in response.headers
+    for headers, code in BAD_CREDENTIALS:
+        response = await call(api, endpoint, ticket["id"], headers)
+        assert response.status_code == 401, (headers, response.text)
+        error = response.json()["error"]
+        assert set(response.json()) == {"error"}
+        assert set(error) == {"type", "code", "message", "param"}
+        assert error["type"] == "authentication_error"
+        assert error["code"] == code, headers
+        assert error["message"]
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "request-id" in response.headers
     # Refused requests change nothing.
     assert await owner_view(api, project, ticket["id"]) == ticket
     assert await ticket_count(api, project) == 1

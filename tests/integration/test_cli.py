@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.projects import ProjectRepository
+
+from tests.conftest import ProjectFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKETS = "/v2/support/tickets"
@@ -87,7 +91,7 @@ async def test_create_prints_the_project_and_a_working_key(
 
 
 async def test_set_plan_changes_the_plan_for_new_tickets(
-    api: httpx.AsyncClient, mongodb_url: str
+    api: httpx.AsyncClient, mongodb_url: str, db: AsyncDatabase[Document]
 ) -> None:
     created = (
         await cli(mongodb_url, "project", "create", "--name", unique_name(), "--plan", "free")
@@ -105,7 +109,9 @@ async def test_set_plan_changes_the_plan_for_new_tickets(
         f"{TICKETS}/{before['id']}", headers={"Authorization": f"Bearer {created['api_key']}"}
     )
     assert (kept.json()["plan_tier"], kept.json()["sla"]["tier"]) == ("free", "community")
-    assert (await listed_projects(mongodb_url))[created["project_id"]]["plan"] == "base"
+    stored = await ProjectRepository(db).get(created["project_id"])
+    assert stored is not None
+    assert stored.plan == "base"
 
 
 async def test_new_key_gives_a_second_working_key_for_the_same_project(
@@ -140,24 +146,30 @@ def assert_refused(run: Run, *mentions: str) -> None:
         assert text in run.stderr
 
 
-async def test_unknown_plan_is_refused_and_creates_nothing(mongodb_url: str) -> None:
+async def test_unknown_plan_is_refused_and_creates_nothing(
+    mongodb_url: str, make_project: ProjectFactory, db: AsyncDatabase[Document]
+) -> None:
     name = unique_name()
-    existing = (
-        await cli(mongodb_url, "project", "create", "--name", unique_name(), "--plan", "free")
-    ).json()
+    existing = await make_project(plan="free")
     create_run, set_plan_run = await asyncio.gather(
         cli(mongodb_url, "project", "create", "--name", name, "--plan", "gold"),
-        cli(mongodb_url, "project", "set-plan", existing["project_id"], "platinum"),
+        cli(mongodb_url, "project", "set-plan", existing.id, "platinum"),
     )
     assert_refused(create_run, "gold", "free", "base", "pilot", "enterprise")
     assert_refused(set_plan_run, "platinum")
-    listed = await listed_projects(mongodb_url)
-    assert name not in {p["name"] for p in listed.values()}
-    assert listed[existing["project_id"]]["plan"] == "free"
+    assert await db.projects.count_documents({"name": name}) == 0
+    stored = await ProjectRepository(db).get(existing.id)
+    assert stored is not None
+    assert stored.plan == "free"
 
 
-@pytest.mark.parametrize("action", ["set-plan", "new-key"])
-async def test_unknown_project_is_refused(mongodb_url: str, action: str) -> None:
+async def test_unknown_project_is_refused(mongodb_url: str, db: AsyncDatabase[Document]) -> None:
     missing = "prj_" + "0" * 26
-    args = ["project", action, missing] + (["enterprise"] if action == "set-plan" else [])
-    assert_refused(await cli(mongodb_url, *args), missing)
+    set_plan_run, new_key_run = await asyncio.gather(
+        cli(mongodb_url, "project", "set-plan", missing, "enterprise"),
+        cli(mongodb_url, "project", "new-key", missing),
+    )
+    assert_refused(set_plan_run, missing)
+    assert_refused(new_key_run, missing)
+    assert await ProjectRepository(db).get(missing) is None
+    assert await db.api_keys.count_documents({"project_id": missing}) == 0

@@ -1,6 +1,7 @@
 """Concurrent writers on one ticket: every reply lands, and a close is never undone or bypassed."""
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -9,6 +10,10 @@ import pytest
 from tests.conftest import ApiProject
 
 TICKETS = "/v2/support/tickets"
+
+
+def instant(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp)
 
 
 async def create(api: httpx.AsyncClient, project: ApiProject, subject: str) -> str:
@@ -59,7 +64,7 @@ async def test_simultaneous_replies_all_land(api: httpx.AsyncClient, project: Ap
     for body, response in zip(bodies, responses, strict=True):
         assert response.json()["messages"][-1]["body"] == body
     # Message timestamps never go backwards along the stored thread.
-    stamps = [m["created_at"] for m in ticket["messages"]]
+    stamps = [instant(m["created_at"]) for m in ticket["messages"]]
     assert stamps == sorted(stamps)
     assert ticket["status"] == "open"
 
@@ -71,11 +76,15 @@ async def test_simultaneous_status_changes_leave_a_consistent_ticket(
     statuses = ["pending", "resolved", "open", "pending", "resolved"] * 2
     responses = await asyncio.gather(*(set_status(api, project, ticket_id, s) for s in statuses))
     assert [r.status_code for r in responses] == [200] * len(statuses)
+    for status, response in zip(statuses, responses, strict=True):
+        assert response.json()["status"] == status
     final = await get(api, project, ticket_id)
     # The ticket ends in the state written by the last change to commit.
-    last = max(responses, key=lambda r: r.json()["updated_at"])
-    assert final["status"] in set(statuses)
-    assert final["updated_at"] >= last.json()["updated_at"]
+    latest = max(instant(r.json()["updated_at"]) for r in responses)
+    assert instant(final["updated_at"]) == latest
+    assert final["status"] in {
+        r.json()["status"] for r in responses if instant(r.json()["updated_at"]) == latest
+    }
     assert final["message_count"] == 1
 
 
@@ -83,7 +92,6 @@ async def test_simultaneous_status_changes_leave_a_consistent_ticket(
 async def test_a_reply_racing_a_close_never_lands_after_it(
     api: httpx.AsyncClient, project: ApiProject, start: str
 ) -> None:
-    outcomes = set()
     for round_ in range(6):
         ticket_id = await create(api, project, f"race {start} {round_}")
         if start != "open":
@@ -105,15 +113,12 @@ async def test_a_reply_racing_a_close_never_lands_after_it(
             assert replied.json()["status"] == "open"
             assert replied.json()["messages"][-1]["body"] == body
             assert body in [m["body"] for m in closed.json()["messages"]]
-            outcomes.add("reply first")
         else:
             assert replied.status_code == 409, replied.text
             assert replied.json()["error"]["code"] == "ticket_closed"
             assert not in_thread
             assert final["message_count"] == 1
-            outcomes.add("close first")
         assert final["message_count"] == len(final["messages"])
         # Nothing moves a closed ticket afterwards.
         assert (await reply(api, project, ticket_id, "late")).status_code == 409
         assert (await get(api, project, ticket_id)) == final
-    assert outcomes  # at least one round ran to a decided outcome

@@ -1,7 +1,7 @@
 """The delivery log: one document per (event, channel), so a redelivered event is not sent again.
 
-`_id` is `"{event_id}:{channel}"`. Besides ids, states, counts, HTTP statuses and timestamps it holds
-nothing: no addresses, subjects or bodies. The privacy service erases it by `project_id` and
+`_id` is `"{event_id}:{channel}"`. Besides ids, states, counts, HTTP statuses and timestamps it
+holds nothing: no addresses, subjects or bodies. The privacy service erases it by `project_id` and
 `ticket_id`.
 
 FerretDB's updates are not atomic against concurrent writers, but an insert into the unique `_id`

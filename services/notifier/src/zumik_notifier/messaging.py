@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.publisher import RabbitPublisher
+from pamqp.common import FieldValue
 from zumik_contracts.events import SCHEMA_VERSION_HEADER, TicketEvent
 
 from zumik_notifier.topology import ALL_CHANNELS, DELAY_HEADER, ChannelName, Topology, delay_label
@@ -25,7 +26,8 @@ FAILURE_KIND_HEADER = "x-zumik-failure-kind"
 ATTEMPTS_HEADER = "x-zumik-attempts"
 LAST_STATUS_HEADER = "x-zumik-last-status"
 
-HeaderValue = str | int | bool
+# aio-pika's header table type; the notifier only puts str and int values in it.
+Headers = dict[str, FieldValue]
 
 
 class FailureKind(StrEnum):
@@ -54,8 +56,8 @@ class Failure:
             parts.append(f"last_status={self.last_status}")
         return " ".join(parts) + f": {self.detail}"
 
-    def headers(self) -> dict[str, HeaderValue]:
-        headers: dict[str, HeaderValue] = {
+    def headers(self) -> Headers:
+        headers: Headers = {
             FAILURE_REASON_HEADER: self.reason,
             FAILURE_KIND_HEADER: self.kind.value,
             ATTEMPTS_HEADER: self.attempts,
@@ -91,8 +93,8 @@ class Publishers:
                 persist=True,
                 title=f"{topology.delay_exchange.name}:{channel}",
                 description=(
-                    f"A {channel} retry. Header `{DELAY_HEADER}` picks the delay queue "
-                    f"(`{prefix}.delay.<ms>ms`); when it expires the message goes back to "
+                    f"Retries of the {channel} channel. Header `{DELAY_HEADER}` picks the delay "
+                    f"queue (`{prefix}.delay.<ms>ms`); when it expires the message goes back to "
                     f"`{topology.work_queues[channel].name}`."
                 ),
                 schema=TicketEvent,
@@ -144,7 +146,7 @@ class Publishers:
         body: bytes,
         event_id: str,
         channel: ChannelName,
-        headers: dict[str, HeaderValue],
+        headers: Headers,
         attempt: int = 1,
     ) -> None:
         async with asyncio.timeout(self._timeout):
@@ -158,7 +160,7 @@ class Publishers:
             )
 
 
-def _job_headers(event: TicketEvent, channel: ChannelName, attempt: int) -> dict[str, HeaderValue]:
+def _job_headers(event: TicketEvent, channel: ChannelName, attempt: int) -> Headers:
     return {
         SCHEMA_VERSION_HEADER: event.schema_version,
         EVENT_ID_HEADER: event.id,

@@ -15,9 +15,9 @@ clashing with the arguments of existing ones.
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.schemas.queue import QuorumQueueArgs
 from zumik_contracts.topology import support_exchange
 
 from zumik_notifier.settings import Settings
@@ -30,12 +30,12 @@ NOTIFIED_EVENT_TYPES: tuple[str, ...] = (
 )
 
 DELAY_HEADER = "x-zumik-delay"
-# Dead-lettering is at-least-once (RabbitMQ >= 3.10, quorum queues only): a message moves to the
-# dead-letter target only once that target confirmed it. It requires `reject-publish` overflow.
-_AT_LEAST_ONCE: dict[str, Any] = {
-    "x-dead-letter-strategy": "at-least-once",
-    "x-overflow": "reject-publish",
-}
+
+
+def _at_least_once() -> QuorumQueueArgs:
+    """Dead-lettering that loses nothing (RabbitMQ >= 3.10, quorum queues only): a message leaves
+    for the dead-letter exchange only once a target queue confirmed it. Needs reject-publish."""
+    return {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
 
 
 class ChannelName(StrEnum):
@@ -75,10 +75,12 @@ class Topology:
         prefix = settings.notifier_queue_prefix
         dlx = RabbitExchange(f"{prefix}.dlx", type=ExchangeType.FANOUT, durable=True)
         work = RabbitExchange(f"{prefix}.work", type=ExchangeType.DIRECT, durable=True)
-        consumed: dict[str, Any] = {
+        consumed: QuorumQueueArgs = {
+            # Quorum queues have no delivery limit before RabbitMQ 4; set it so a message that
+            # keeps failing (e.g. RabbitMQ refusing our publishes) is dead-lettered, not looped.
             "x-delivery-limit": settings.notifier_delivery_limit,
             "x-dead-letter-exchange": dlx.name,
-            **_AT_LEAST_ONCE,
+            **_at_least_once(),
         }
         return cls(
             # The subscriber binds the first key; `declare` binds the others.
@@ -86,7 +88,7 @@ class Topology:
                 prefix,
                 queue_type=QueueType.QUORUM,
                 routing_key=NOTIFIED_EVENT_TYPES[0],
-                arguments=dict(consumed),  # type: ignore[arg-type]
+                arguments=consumed.copy(),
             ),
             work_exchange=work,
             work_queues={
@@ -94,7 +96,7 @@ class Topology:
                     f"{prefix}.{channel}",
                     queue_type=QueueType.QUORUM,
                     routing_key=channel.value,
-                    arguments=dict(consumed),  # type: ignore[arg-type]
+                    arguments=consumed.copy(),
                 )
                 for channel in ALL_CHANNELS
             },
@@ -107,11 +109,11 @@ class Topology:
                     RabbitQueue(
                         f"{prefix}.delay.{delay_label(seconds)}",
                         queue_type=QueueType.QUORUM,
-                        arguments={  # type: ignore[arg-type]
+                        arguments={
                             "x-message-ttl": round(seconds * 1000),
                             # No x-dead-letter-routing-key: the channel's routing key is kept.
                             "x-dead-letter-exchange": work.name,
-                            **_AT_LEAST_ONCE,
+                            **_at_least_once(),
                         },
                         bind_arguments={"x-match": "all", DELAY_HEADER: delay_label(seconds)},
                     ),

@@ -98,8 +98,12 @@ class EventRouter:
                 ",".join(self._channels) or "no channel",
             )
         else:
-            log.debug("event %s %s ticket=%s: nothing to notify", event.id, event.type,
-                      event.data.ticket_id)
+            log.debug(
+                "event %s %s ticket=%s: nothing to notify",
+                event.id,
+                event.type,
+                event.data.ticket_id,
+            )
         await message.ack()
 
 
@@ -134,8 +138,9 @@ class ChannelWorker:
             # Without the log there is no knowing whether it was sent already, so it is not sent
             # now. It counts as an attempt: a long store outage ends in the DLQ, not a loop.
             result = AttemptResult(error="store_unavailable")
-            await self._conclude(event, message.body, attempt, result, self._policy.decide(
-                result, attempt))
+            await self._conclude(
+                event, message.body, attempt, result, self._policy.decide(result, attempt)
+            )
             await message.ack()
             return
 
@@ -216,7 +221,9 @@ class ChannelWorker:
             )
             self._log(event, f"dead-lettered ({failure.reason})", attempt, logging.WARNING)
 
-    def _log(self, event: TicketEvent, outcome: str, attempt: int, level: int = logging.INFO) -> None:
+    def _log(
+        self, event: TicketEvent, outcome: str, attempt: int, level: int = logging.INFO
+    ) -> None:
         log.log(
             level,
             "%s event=%s type=%s ticket=%s attempt=%d: %s",

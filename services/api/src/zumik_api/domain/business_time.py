@@ -42,6 +42,7 @@ BUSINESS_DAY = timedelta(hours=8)
 PRIORITY_TARGET = timedelta(hours=4)
 ENTERPRISE_URGENT_TARGET = timedelta(hours=4)  # clock time, 24/7
 
+_ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
 _MIDNIGHT = time(0, 0)
 # A calendar whose weekly hours are non-empty can still be closed "forever" by holidays; stop
@@ -65,12 +66,15 @@ class BusinessCalendar:
     holidays: frozenset[date] = frozenset()
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _cache: dict[date, tuple[UtcInterval, ...]] = field(init=False, repr=False, compare=False)
+    _has_hours: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_zone", _load_zone(self.timezone))
+        # Per-date UTC intervals; a plain dict avoids hashing the whole calendar per lookup.
         object.__setattr__(self, "_cache", {})
         _validate_weekly_hours(self.weekly_hours)
         _validate_holidays(self.holidays)
+        object.__setattr__(self, "_has_hours", any(self.weekly_hours))
 
     @classmethod
     def parse(cls, timezone: str, weekly_hours: str, holidays: str) -> BusinessCalendar:
@@ -96,30 +100,32 @@ class BusinessCalendar:
         that interval's closing instant (not the next opening).
         """
         begin = _to_utc(start, "start")
-        if duration < timedelta(0):
+        if duration < _ZERO:
             raise ValueError(f"duration must not be negative, got {duration}")
-        if not any(self.weekly_hours):
+        if not self._has_hours:
             raise ValueError("calendar has no open hours")
         remaining = duration
         for opens, closes in self._intervals_after(begin):
-            available = closes - max(opens, begin)
+            counting_from = opens if opens > begin else begin
+            available = closes - counting_from
             if remaining <= available:
-                return max(opens, begin) + remaining
+                return counting_from + remaining
             remaining -= available
         raise AssertionError("unreachable: _intervals_after ends by raising")  # pragma: no cover
 
     def business_time_between(self, start: datetime, end: datetime) -> timedelta:
         """Open time within ``[start, end)``; zero when ``end <= start``."""
         lo, hi = _to_utc(start, "start"), _to_utc(end, "end")
-        total = timedelta(0)
+        total = _ZERO
         if hi <= lo:
             return total
         day, last = self._local_date(lo), self._local_date(hi) + _ONE_DAY
         while day <= last:
             for opens, closes in self._day_intervals(day):
-                overlap = min(closes, hi) - max(opens, lo)
-                if overlap > timedelta(0):
-                    total += overlap
+                if opens >= hi:
+                    return total  # intervals are sorted across days: nothing later overlaps
+                if closes > lo:
+                    total += min(closes, hi) - max(opens, lo)
             day += _ONE_DAY
         return total
 

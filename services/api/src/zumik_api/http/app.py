@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from zumik_api.adapters import mongo
 from zumik_api.container import Container, build_container
 from zumik_api.http import health, staff, tickets
-from zumik_api.http.errors import install_error_handlers
+from zumik_api.http.errors import install_error_handlers, openapi_without_422
 from zumik_api.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from zumik_api.settings import Settings, get_settings
 
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(staff.router)
     app.include_router(health.router)
     install_error_handlers(app)
+    app.openapi = lambda: openapi_without_422(app)  # type: ignore[method-assign]
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from zumik_contracts.errors import ErrorDetail, ErrorResponse, ErrorType
@@ -93,6 +94,24 @@ _HTTP_ERRORS: dict[int, tuple[ErrorType, str, str]] = {
 }
 
 
+def openapi_without_422(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, minus FastAPI's default 422: validation errors here are 400s."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(unused, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -167,11 +186,18 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     413: _described("The request body is larger than the API accepts."),
     500: _described("An error on our side."),
 }
+CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **COMMON_ERRORS,
+    409: _described("A request with this Idempotency-Key is still being processed."),
+}
 TICKET_ERRORS: dict[int | str, dict[str, Any]] = {
     **COMMON_ERRORS,
     404: _described("No such ticket in this project."),
 }
 CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     **TICKET_ERRORS,
-    409: _described("The ticket is closed (open a new one), its thread is full, or it is busy."),
+    409: _described(
+        "The ticket is closed (open a new one), its thread is full, it is busy, "
+        "or a request with this Idempotency-Key is still being processed."
+    ),
 }

@@ -1,13 +1,19 @@
 """`/v2/support/tickets`: the customer's side of the support thread."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import StringConstraints
 from zumik_contracts.tickets import SupportTicket, SupportTicketList, TicketStatus
 
 from zumik_api.http.deps import ContainerDep, ProjectIdDep
-from zumik_api.http.errors import CHANGE_ERRORS, COMMON_ERRORS, TICKET_ERRORS, ApiError
+from zumik_api.http.errors import (
+    CHANGE_ERRORS,
+    COMMON_ERRORS,
+    CREATE_ERRORS,
+    TICKET_ERRORS,
+    ApiError,
+)
 from zumik_api.http.idempotent import idempotent
 from zumik_api.http.schemas import CreateTicket, Reply, UpdateTicket
 from zumik_api.presenters import public_summary, public_ticket
@@ -22,16 +28,13 @@ IdempotencyKey = Annotated[
         description="Retries with the same key and body within 24 h replay the first response.",
     ),
 ]
-IDEMPOTENT_ERRORS: dict[int | str, dict[str, Any]] = {
-    409: {"description": "A request with this Idempotency-Key is still running."},
-}
 
 
 @router.post(
     "",
     status_code=201,
     response_model=SupportTicket,
-    responses={**COMMON_ERRORS, **IDEMPOTENT_ERRORS},
+    responses=CREATE_ERRORS,
     summary="Open a ticket",
 )
 async def open_ticket(
@@ -108,7 +111,7 @@ async def get_ticket(
 @router.post(
     "/{ticket_id}/messages",
     response_model=SupportTicket,
-    responses={**CHANGE_ERRORS, **IDEMPOTENT_ERRORS},
+    responses=CHANGE_ERRORS,
     summary="Reply to a ticket",
     description="Appends a customer message. A pending or resolved ticket reopens.",
 )

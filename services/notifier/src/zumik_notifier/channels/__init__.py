@@ -10,7 +10,7 @@ from zumik_notifier.channels.result import AttemptResult
 
 class NotificationChannel(Protocol):
     async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
-        """Deliver `event` (`body` is its exact bytes as published). Never raises for HTTP errors."""
+        """Deliver `event` (`body`: its exact bytes as published). Never raises for HTTP errors."""
         ...
 
 

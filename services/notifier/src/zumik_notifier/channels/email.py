@@ -98,4 +98,3 @@ class ResendEmailChannel:
         except Exception as error:  # every transport failure is an attempt result, not a crash
             return AttemptResult.from_error(error)
         return AttemptResult.from_response(response)
-

@@ -1,8 +1,8 @@
 """The outcome of one HTTP delivery attempt, reduced to what the retry policy and logs need."""
 
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 

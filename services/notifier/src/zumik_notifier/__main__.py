@@ -1,0 +1,3 @@
+from zumik_notifier.main import main
+
+main()

@@ -1,0 +1,266 @@
+"""Builds the notifier, a FastStream app, from Settings.
+
+`build_notifier(settings)` wires everything but connects nothing. Then either:
+- `await notifier.start()` / `await notifier.stop()`, in-process (tests), or
+- `await notifier.app.run()` (the `zumik-notifier` entry point), whose hooks do the same.
+
+Start-up order matters: the Mongo and HTTP clients are created inside the running event loop, and
+the whole topology (including the extra bindings a FastStream subscriber can't express) is
+declared before any consumer starts.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from faststream import AckPolicy, FastStream
+from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
+from faststream.specification import AsyncAPI
+from pymongo import AsyncMongoClient
+from zumik_contracts.topology import support_exchange
+
+from zumik_notifier import store, topology
+from zumik_notifier.channels import NotificationChannel
+from zumik_notifier.channels.email import ResendEmailChannel
+from zumik_notifier.channels.webhook import OpsWebhookChannel
+from zumik_notifier.deliveries import DeliveryLog
+from zumik_notifier.messaging import Publishers
+from zumik_notifier.projects import ProjectNames
+from zumik_notifier.retry import RetryPolicy
+from zumik_notifier.settings import Settings, webhook_secret_key
+from zumik_notifier.store import Document
+from zumik_notifier.topology import ChannelName, Topology
+from zumik_notifier.worker import ChannelWorker, EventRouter, settle_on_error, utc_now
+
+log = logging.getLogger("zumik_notifier")
+
+VERSION = "0.1.0"
+# The AsyncAPI `servers` entry: fixed, so the committed document does not depend on where it ran.
+SPECIFICATION_URL = "amqp://rabbitmq:5672/"
+PURGE_EVERY_SECONDS = 3600.0
+
+
+async def _raw_body(message: RabbitMessage) -> bytes:
+    # FastStream would json.loads an application/json body before the handler runs, and a
+    # malformed one would then never reach it (and stay unacked). The handlers parse it themselves.
+    return message.body
+
+
+def enabled_channels(settings: Settings) -> tuple[ChannelName, ...]:
+    enabled = {
+        ChannelName.EMAIL: settings.email_enabled,
+        ChannelName.WEBHOOK: settings.webhook_enabled,
+    }
+    return tuple(channel for channel, on in enabled.items() if on)
+
+
+@dataclass
+class _Resources:
+    """What exists only while the notifier runs, bound to the running event loop."""
+
+    mongo: AsyncMongoClient[Document]
+    http: httpx.AsyncClient
+    workers: dict[ChannelName, ChannelWorker]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class Notifier:
+    def __init__(self, settings: Settings, channels: Sequence[ChannelName]) -> None:
+        self.settings = settings
+        self.channels = tuple(channels)
+        self.topology = Topology.from_settings(settings)
+        self.broker = RabbitBroker(
+            settings.amqp_url,
+            # Confirms + on_return_raises: a publish returns only once RabbitMQ took the message,
+            # and an unroutable one raises instead of vanishing.
+            default_channel=Channel(
+                publisher_confirms=True,
+                on_return_raises=True,
+                prefetch_count=settings.notifier_prefetch,
+            ),
+            timeout=settings.notifier_publish_timeout_seconds,
+            reconnect_interval=1.0,
+            # In-flight deliveries get to finish on stop; unfinished ones are redelivered.
+            graceful_timeout=settings.notifier_http_timeout_seconds + 5.0,
+            specification_url=SPECIFICATION_URL,
+            logger=logging.getLogger("zumik_notifier.broker"),
+        )
+        self.publishers = Publishers(
+            self.broker, self.topology, settings.notifier_publish_timeout_seconds
+        )
+        self._router = EventRouter(self.publishers, self.channels)
+        self._resources: _Resources | None = None
+        self._subscribe()
+        self.app = FastStream(
+            self.broker,
+            specification=AsyncAPI(
+                title="Zumik Support notifier",
+                version=VERSION,
+                description=(
+                    "Turns ticket events from `zumik.support` into team notifications "
+                    "(Resend email and the signed ops webhook). Queue types and dead-letter "
+                    "arguments are in docs/notifier.md."
+                ),
+            ),
+            on_startup=[self.open],
+            after_shutdown=[self.close],
+            logger=log,
+        )
+
+    def _subscribe(self) -> None:
+        @self.broker.subscriber(
+            self.topology.events_queue,
+            support_exchange,
+            decoder=_raw_body,
+            ack_policy=AckPolicy.MANUAL,
+            title=f"{self.topology.events_queue.name}:events",
+            description=(
+                "Ticket events the team hears about: ticket.created, ticket.message_added "
+                "(customer messages) and ticket.sla_breached. Each becomes one job per channel; "
+                "a malformed message is dead-lettered at once."
+            ),
+        )
+        async def on_event(message: RabbitMessage) -> None:
+            await settle_on_error(message, lambda: self._router.handle(message))
+
+        for channel in self.channels:
+            self._subscribe_channel(channel)
+
+    def _subscribe_channel(self, channel: ChannelName) -> None:
+        prefetch = (
+            self.settings.notifier_email_prefetch
+            if channel is ChannelName.EMAIL
+            else self.settings.notifier_prefetch
+        )
+
+        @self.broker.subscriber(
+            self.topology.work_queues[channel],
+            self.topology.work_exchange,
+            channel=Channel(prefetch_count=prefetch),
+            decoder=_raw_body,
+            ack_policy=AckPolicy.MANUAL,
+            title=f"{self.topology.work_queues[channel].name}:jobs",
+            description=(
+                f"One {channel} delivery attempt per message: new jobs and retries coming back "
+                "from the delay queues."
+            ),
+        )
+        async def on_job(message: RabbitMessage) -> None:
+            await settle_on_error(message, lambda: self._worker(channel).handle(message))
+
+    def _worker(self, channel: ChannelName) -> ChannelWorker:
+        if self._resources is None:
+            raise RuntimeError("the notifier is not started")
+        return self._resources.workers[channel]
+
+    async def open(self) -> None:
+        """Create the clients, connect, and declare the topology (FastStream's on_startup)."""
+        if self._resources is not None:
+            return
+        mongo = store.connect(self.settings.mongodb_url)
+        db = store.database(mongo)
+        deliveries = DeliveryLog(
+            db, timedelta(seconds=self.settings.notifier_delivery_lease_seconds)
+        )
+        http = httpx.AsyncClient(
+            timeout=self.settings.notifier_http_timeout_seconds,
+            headers={"User-Agent": f"zumik-notifier/{VERSION}"},
+            follow_redirects=False,
+        )
+        policy = RetryPolicy(
+            self.settings.notifier_max_attempts, self.settings.notifier_retry_delays
+        )
+        workers = {
+            channel: ChannelWorker(
+                channel,
+                self._sender(channel, http, ProjectNames(db)),
+                deliveries,
+                policy,
+                self.publishers,
+                utc_now,
+            )
+            for channel in self.channels
+        }
+        self._resources = _Resources(mongo, http, workers)
+        try:
+            await self.broker.connect()
+            await topology.declare(self.broker, self.topology)
+            await deliveries.ensure_indexes()
+        except BaseException:
+            await self.close()
+            raise
+        retention = timedelta(days=self.settings.notifier_delivery_log_retention_days)
+        self._resources.tasks.append(asyncio.create_task(_purge_forever(deliveries, retention)))
+
+    def _sender(
+        self, channel: ChannelName, http: httpx.AsyncClient, names: ProjectNames
+    ) -> NotificationChannel:
+        settings = self.settings
+        if channel is ChannelName.EMAIL:
+            assert settings.resend_api_key is not None
+            assert settings.notify_from_email is not None
+            assert settings.support_team_email is not None
+            return ResendEmailChannel(
+                http,
+                base_url=settings.resend_base_url,
+                api_key=settings.resend_api_key.get_secret_value(),
+                sender=settings.notify_from_email,
+                recipient=settings.support_team_email,
+                project_names=names,
+            )
+        assert settings.ops_webhook_url is not None
+        assert settings.ops_webhook_secret is not None
+        return OpsWebhookChannel(
+            http,
+            url=settings.ops_webhook_url.get_secret_value(),
+            key=webhook_secret_key(settings.ops_webhook_secret.get_secret_value()),
+        )
+
+    async def close(self) -> None:
+        """Close the clients (FastStream's after_shutdown, once consumers have stopped)."""
+        resources, self._resources = self._resources, None
+        if resources is None:
+            return
+        for task in resources.tasks:
+            task.cancel()
+        for task in resources.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await resources.http.aclose()
+        await resources.mongo.close()
+
+    async def start(self) -> None:
+        """Open, then start consuming (what `app.run()` does, for in-process use)."""
+        await self.open()
+        try:
+            await self.broker.start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def stop(self) -> None:
+        """Stop consuming (in-flight messages finish or get redelivered), then close."""
+        try:
+            await self.broker.stop()
+        finally:
+            await self.close()
+
+
+async def _purge_forever(deliveries: DeliveryLog, retention: timedelta) -> None:
+    while True:
+        try:
+            deleted = await deliveries.purge_older_than(utc_now() - retention)
+            if deleted:
+                log.info("purged %d old delivery log entries", deleted)
+        except Exception as error:
+            log.warning("delivery log purge failed: %s; will retry", type(error).__name__)
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+def build_notifier(settings: Settings, channels: Sequence[ChannelName] | None = None) -> Notifier:
+    """The notifier for `settings`; `channels` defaults to those Settings enable."""
+    return Notifier(settings, enabled_channels(settings) if channels is None else channels)

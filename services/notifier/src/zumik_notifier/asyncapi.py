@@ -1,0 +1,63 @@
+"""The notifier's AsyncAPI 3.0 document, generated from the code.
+
+    uv run python -m zumik_notifier.asyncapi > docs/asyncapi/notifier.json
+
+It describes the default deployment (prefix `zumik.notifier`, both channels on, default delay
+levels), whatever the environment says. Keys are sorted: FastStream's own channel order depends on
+memory addresses, and the committed file must not change when nothing did.
+"""
+
+import json
+import sys
+from typing import Any
+
+from zumik_notifier.app import build_notifier
+from zumik_notifier.settings import Settings
+from zumik_notifier.topology import ALL_CHANNELS, NOTIFIED_EVENT_TYPES
+
+_EVENT_SCHEMA_REF = {"$ref": "#/components/schemas/TicketEvent"}
+
+
+def generate() -> dict[str, Any]:
+    notifier = build_notifier(Settings.model_construct(), channels=ALL_CHANNELS)
+    spec: dict[str, Any] = notifier.app.schema.to_specification().to_jsonable()
+    _describe_raw_payloads(spec)
+    _list_event_bindings(spec, f"{notifier.topology.events_queue.name}:events")
+    return spec
+
+
+def _describe_raw_payloads(spec: dict[str, Any]) -> None:
+    """The consumers take the raw message so that a malformed one still reaches them (and can be
+    dead-lettered); FastStream would document an empty payload. What they expect is a
+    TicketEvent, so that is what the document says."""
+    components = spec["components"]
+    for operation in spec["operations"].values():
+        if operation["action"] != "receive":
+            continue
+        for message_ref in operation["messages"]:
+            _, _, channel, _, message = message_ref["$ref"].split("/")
+            component_ref = spec["channels"][channel]["messages"][message]["$ref"]
+            components["messages"][component_ref.rsplit("/", 1)[-1]]["payload"] = dict(
+                _EVENT_SCHEMA_REF
+            )
+    text = json.dumps(spec)
+    for name in list(components["schemas"]):
+        if f'"#/components/schemas/{name}"' not in text:
+            del components["schemas"][name]
+
+
+def _list_event_bindings(spec: dict[str, Any], operation: str) -> None:
+    """FastStream's subscriber binds one routing key; the notifier adds the others itself."""
+    spec["operations"][operation]["bindings"]["amqp"]["cc"] = list(NOTIFIED_EVENT_TYPES)
+
+
+def render() -> str:
+    return json.dumps(generate(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    sys.stdout.write(render())
+
+
+if __name__ == "__main__":
+    main()

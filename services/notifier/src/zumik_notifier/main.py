@@ -1,0 +1,28 @@
+"""`zumik-notifier`: run the notifier until SIGINT/SIGTERM.
+
+FastStream's app handles the signals: consumers stop taking messages, in-flight deliveries get the
+broker's graceful timeout to finish (the rest are redelivered later), then the clients close.
+"""
+
+import asyncio
+import logging
+
+from zumik_notifier.app import build_notifier, enabled_channels
+from zumik_notifier.logs import configure_logging
+from zumik_notifier.settings import get_settings
+
+log = logging.getLogger("zumik_notifier")
+
+
+def main() -> None:
+    configure_logging()
+    settings = get_settings()
+    channels = enabled_channels(settings)
+    if not channels:
+        log.warning("no channel configured (RESEND_API_KEY, OPS_WEBHOOK_URL): events are only read")
+    log.info("starting; channels: %s", ", ".join(channels) or "none")
+    asyncio.run(build_notifier(settings, channels).app.run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""Fixtures for the notifier tests: a notifier in-process on its own queue names, stand-ins for
+Resend and the ops webhook receiver (real HTTP servers on loopback), and RabbitMQ helpers.
+
+Every test gets a unique queue prefix, so its notifier's queues only see this test's traffic plus
+whatever else is published on `zumik.support` meanwhile; assertions filter by ticket id. All queues
+and exchanges the notifier declared are deleted in teardown.
+"""
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from zumik_contracts.events import SUPPORT_EXCHANGE
+from zumik_notifier.app import Notifier, build_notifier
+from zumik_notifier.settings import Settings as NotifierSettings
+from zumik_notifier.topology import NOTIFIED_EVENT_TYPES, Topology
+
+from tests.conftest import ApiProject
+from tests.integration.notifier.http_stub import RecordingServer, Request, recording_server
+from tests.services import Services
+
+RESEND_KEY = "re_test_0123456789"
+TEAM_EMAIL = "team@zumik.test"
+FROM_EMAIL = "Zumik Support <notify@zumik.test>"
+WEBHOOK_KEY = b"0123456789abcdef0123456789abcdef"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(WEBHOOK_KEY).decode()
+CONTACT_EMAIL = "customer.person@example.com"
+
+
+@contextlib.asynccontextmanager
+async def amqp_channel(url: str) -> AsyncIterator[AbstractChannel]:
+    """A short-lived connection: survives nothing, so it works before and after broker restarts."""
+    connection = await aio_pika.connect(url)
+    try:
+        yield await connection.channel()
+    finally:
+        await connection.close()
+
+
+class NotifierEnv:
+    def __init__(
+        self, settings: NotifierSettings, resend: RecordingServer, webhook: RecordingServer
+    ) -> None:
+        self.settings = settings
+        self.resend = resend
+        self.webhook = webhook
+        self.topology = Topology.from_settings(settings)
+        self.notifier: Notifier | None = None
+
+    async def start(self) -> Notifier:
+        """A fresh notifier, as a new process would be."""
+        assert self.notifier is None
+        notifier = build_notifier(self.settings)
+        async with asyncio.timeout(30):
+            await notifier.start()
+        self.notifier = notifier
+        return notifier
+
+    async def stop(self) -> None:
+        notifier, self.notifier = self.notifier, None
+        if notifier is not None:
+            async with asyncio.timeout(30):
+                await notifier.stop()
+
+    async def queue_depth(self, name: str) -> int:
+        async with amqp_channel(self.settings.amqp_url) as channel:
+            queue = await channel.declare_queue(name, passive=True)
+            return queue.declaration_result.message_count or 0
+
+    async def dead_letters(
+        self, count: int, containing: bytes = b"", timeout: float = 20.0
+    ) -> list[AbstractIncomingMessage]:
+        """Take messages off the dead-letter queue until `count` of them contain `containing`."""
+        found: list[AbstractIncomingMessage] = []
+        async with amqp_channel(self.settings.amqp_url) as channel, asyncio.timeout(timeout):
+            queue = await channel.get_queue(self.topology.dead_letter_queue.name)
+            while len(found) < count:
+                message = await queue.get(fail=False)
+                if message is None:
+                    await asyncio.sleep(0.05)
+                    continue
+                await message.ack()
+                if containing in message.body:
+                    found.append(message)
+        return found
+
+    async def publish_raw(self, body: bytes, **properties: Any) -> None:
+        """Put a message straight into the notifier's queue (default exchange)."""
+        async with amqp_channel(self.settings.amqp_url) as channel:
+            await channel.default_exchange.publish(
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties),
+                routing_key=self.topology.events_queue.name,
+            )
+
+    async def delete_topology(self) -> None:
+        async with amqp_channel(self.settings.amqp_url) as channel:
+            # Unbind from the shared exchange first and let in-flight publishes land: RabbitMQ
+            # 3.10 crashes the channel of a publisher (here: the API's relay) that routes to a
+            # quorum queue while it is being deleted.
+            queue = await channel.get_queue(self.topology.events_queue.name, ensure=False)
+            for event_type in NOTIFIED_EVENT_TYPES:
+                with contextlib.suppress(Exception):
+                    await queue.unbind(SUPPORT_EXCHANGE, event_type)
+            await asyncio.sleep(0.3)
+        async with amqp_channel(self.settings.amqp_url) as channel:
+            for queue in self.topology.queues:
+                with contextlib.suppress(Exception):
+                    await channel.queue_delete(queue.name)
+            for exchange in self.topology.exchanges:
+                with contextlib.suppress(Exception):
+                    await channel.exchange_delete(exchange.name)
+
+
+def notifier_settings(
+    services: Services, mongodb_url: str, resend: RecordingServer, webhook: RecordingServer
+) -> NotifierSettings:
+    return NotifierSettings(
+        amqp_url=services.amqp_url,
+        mongodb_url=mongodb_url,
+        resend_api_key=RESEND_KEY,
+        resend_base_url=resend.url,
+        support_team_email=TEAM_EMAIL,
+        notify_from_email=FROM_EMAIL,
+        ops_webhook_url=webhook.url + "/hooks/zumik?token=not-for-logs",
+        ops_webhook_secret=WEBHOOK_SECRET,
+        notifier_queue_prefix=f"test.notifier.{secrets.token_hex(4)}",
+        notifier_retry_delays=[0.2, 0.5, 1.0],
+        notifier_max_attempts=4,
+        notifier_http_timeout_seconds=2.0,
+        notifier_delivery_lease_seconds=5.0,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+async def notifier_env(services: Services, mongodb_url: str) -> AsyncIterator[NotifierEnv]:
+    async with recording_server() as resend, recording_server() as webhook:
+        env = NotifierEnv(notifier_settings(services, mongodb_url, resend, webhook), resend, webhook)
+        try:
+            yield env
+        finally:
+            await env.stop()
+            await env.delete_topology()
+
+
+@pytest.fixture
+async def notifier(notifier_env: NotifierEnv) -> NotifierEnv:
+    """The environment with its notifier running."""
+    await notifier_env.start()
+    return notifier_env
+
+
+class OpsQueue:
+    """A queue bound to `zumik.support` with `#`, as an ops team would bind their own."""
+
+    def __init__(self, queue: AbstractQueue) -> None:
+        self.queue = queue
+
+    async def event_for(self, ticket_id: str, timeout: float = 15.0) -> AbstractIncomingMessage:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.queue.get(fail=False)
+                if message is None:
+                    await asyncio.sleep(0.02)
+                    continue
+                await message.ack()
+                if json.loads(message.body)["data"]["ticket_id"] == ticket_id:
+                    return message
+
+
+@pytest.fixture
+async def ops_queue(services: Services) -> AsyncIterator[OpsQueue]:
+    connection = await aio_pika.connect(services.amqp_url)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(
+        SUPPORT_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(f"test.ops.{secrets.token_hex(4)}", exclusive=True)
+    await queue.bind(exchange, "#")
+    yield OpsQueue(queue)
+    await connection.close()
+
+
+# ---- helpers the tests share ------------------------------------------------------------------
+
+
+async def open_ticket(
+    api: httpx.AsyncClient, project: ApiProject, subject: str = "Streaming cuts off"
+) -> dict[str, Any]:
+    response = await api.post(
+        "/v2/support/tickets",
+        json={
+            "subject": subject,
+            "body": "The stream stops after ~30 s. Order #1234, contact me any time.",
+            "priority": "high",
+            "contact_email": CONTACT_EMAIL,
+        },
+        headers=project.headers,
+    )
+    assert response.status_code == 201, response.text
+    ticket: dict[str, Any] = response.json()
+    return ticket
+
+
+def for_ticket(requests: list[Request], ticket_id: str) -> list[Request]:
+    """Webhook posts and emails about one ticket (both name the ticket id)."""
+    return [r for r in requests if ticket_id in r.body.decode()]
+
+
+def delivered(requests: list[Request], ticket_id: str) -> list[Request]:
+    return [r for r in for_ticket(requests, ticket_id) if 200 <= r.status < 300]
+
+
+def expected_signature(request: Request) -> str:
+    """Standard Webhooks, computed here independently of the notifier's code."""
+    signed = b".".join(
+        [request.headers["webhook-id"].encode(), request.headers["webhook-timestamp"].encode(),
+         request.body]
+    )
+    digest = hmac.new(WEBHOOK_KEY, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
