@@ -48,9 +48,9 @@ async def db(mongodb_url: str) -> AsyncIterator[AsyncDatabase[Document]]:
 
 
 @pytest.fixture(scope="session")
-async def container(settings: Settings) -> AsyncIterator[Container]:
-    built = build_container(settings)
-    yield built
+async def container(settings: Settings) -> Container:
+    """The app's wiring; the `api` fixture runs its lifespan (start and stop)."""
+    return build_container(settings)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ class Services:
 
 def _docker_answers() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]  # noqa: PLC0415
+        import docker  # type: ignore[import-untyped]
 
         docker.from_env(timeout=3).ping()
     except Exception:
@@ -35,8 +35,8 @@ def _docker_answers() -> bool:
 
 @contextlib.contextmanager
 def _containers() -> Iterator[Services]:
-    from testcontainers.mongodb import MongoDbContainer  # noqa: PLC0415
-    from testcontainers.rabbitmq import RabbitMqContainer  # noqa: PLC0415
+    from testcontainers.mongodb import MongoDbContainer
+    from testcontainers.rabbitmq import RabbitMqContainer
 
     with MongoDbContainer("mongo:7") as mongo, RabbitMqContainer("rabbitmq:3-management") as rabbit:
         params = rabbit.get_connection_params()

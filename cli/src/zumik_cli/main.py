@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
-from zumik_cli import projects, staff
+from zumik_cli import privacy, projects, staff
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
 
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True)
     projects.register(groups.add_parser("project", help="projects, plans and API keys"))
     staff.register(groups.add_parser("staff", help="Zumik team members and their tokens"))
+    privacy.register(groups.add_parser("privacy", help="data export and erasure requests"))
     return parser
 
 
@@ -35,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     command: Command = args.command
     try:
         result = asyncio.run(command(args))
-    except (CliError, projects.ProjectError) as error:
+    except (CliError, projects.ProjectError, privacy.PrivacyCliError) as error:
         print(f"zumik-support: {error}", file=sys.stderr)
         sys.exit(1)
     print(json.dumps(result, default=_json_default))

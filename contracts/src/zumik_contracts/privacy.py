@@ -43,6 +43,7 @@ FailureCode = Literal[
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 ProjectId = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN)]
+ContactEmail = Annotated[EmailStr, Field(max_length=MAX_EMAIL_LENGTH)]
 
 
 def command_routing_key(command_type: CommandType) -> str:
@@ -71,11 +72,11 @@ class PrivacyCommand(BaseModel):
     id: RequestId = Field(
         description="The request id, chosen by the sender: the same id is the same request, so "
         "sending it again is harmless. 1-128 characters of A-Z a-z 0-9 . _ : -",
-        examples=["prq_01m8x2v9c4k7q3w5e6r8t0y1u2"],
+        examples=["prq_01m8x2v9c4k7q3w5e6r8t0y1z2"],
     )
     type: CommandType
-    project_id: ProjectId = Field(examples=["prj_01m8x2v9c4k7q3w5e6r8t0y1u2"])
-    contact_email: Annotated[EmailStr, Field(max_length=MAX_EMAIL_LENGTH)] | None = Field(
+    project_id: ProjectId = Field(examples=["prj_01m8x2v9c4k7q3w5e6r8t0y1z2"])
+    contact_email: ContactEmail | None = Field(
         default=None,
         description="Narrows the command to one data subject: the project's tickets whose "
         "contact_email is this address (compared case-insensitively).",

@@ -20,8 +20,8 @@ class OpsQueue:
     def __init__(self, queue: AbstractQueue) -> None:
         self.queue = queue
 
-    async def next(self, timeout: float = 10.0) -> AbstractIncomingMessage:
-        async with asyncio.timeout(timeout):
+    async def next(self, wait_seconds: float = 10.0) -> AbstractIncomingMessage:
+        async with asyncio.timeout(wait_seconds):
             while True:
                 message = await self.queue.get(fail=False)
                 if message is not None:
@@ -30,12 +30,12 @@ class OpsQueue:
                 await asyncio.sleep(0.02)
 
     async def events_for(
-        self, ticket_id: str, count: int, timeout: float = 15.0
+        self, ticket_id: str, count: int, wait_seconds: float = 15.0
     ) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait_seconds):
             while len(found) < count:
-                message = await self.next(timeout)
+                message = await self.next(wait_seconds)
                 body = json.loads(message.body)
                 if body["data"]["ticket_id"] == ticket_id:
                     found.append(body)

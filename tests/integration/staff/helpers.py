@@ -153,7 +153,9 @@ async def queue_page(
     return page
 
 
-async def queue_ids(api: httpx.AsyncClient, staff: StaffUser, **params: str | int | bool) -> list[str]:
+async def queue_ids(
+    api: httpx.AsyncClient, staff: StaffUser, **params: str | int | bool
+) -> list[str]:
     """Every ticket id of the (filtered) queue, in queue order, following the cursor."""
     ids: list[str] = []
     cursor: str | None = None
@@ -184,7 +186,7 @@ class EventTap:
         db: AsyncDatabase[Document],
         relay: OutboxRelay,
         ticket_ids: list[str],
-        timeout: float = 15.0,
+        wait_seconds: float = 15.0,
     ) -> None:
         """Publish every pending outbox event of these tickets, then read all that arrived.
 
@@ -192,7 +194,7 @@ class EventTap:
         queue), so once none of the tickets has a pending outbox, reading the queue until it is
         empty sees every event they ever recorded.
         """
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait_seconds):
             while True:
                 await relay.drain()
                 pending = await db.tickets.count_documents(

@@ -47,7 +47,9 @@ async def test_internal_notes_are_absent_from_every_customer_surface(
     ticket_id: str = created.json()["id"]
 
     first_note = await staff_reply(api, staff, ticket_id, note_body, internal=True)
-    await staff_reply(api, staff, ticket_id, note_body + " (again)", internal=True, status="pending")
+    await staff_reply(
+        api, staff, ticket_id, note_body + " (again)", internal=True, status="pending"
+    )
     await staff_reply(api, staff, ticket_id, "We are reviewing your refund.")
     reply_key = f"reply-{secrets.token_hex(6)}"
     reply_payload = {"body": "Thanks, waiting."}

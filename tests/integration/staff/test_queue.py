@@ -36,7 +36,9 @@ from tests.integration.staff.helpers import (
 )
 
 
-def service_at(container: Container, db: AsyncDatabase[Document], clock: FakeClock) -> TicketService:
+def service_at(
+    container: Container, db: AsyncDatabase[Document], clock: FakeClock
+) -> TicketService:
     """The app's ticket use cases on a clock we set, so creation instants are exact."""
     return TicketService(
         TicketRepository(db),
@@ -73,7 +75,9 @@ async def test_queue_holds_open_and_customer_last_word_pending_only(
     pending_no_reply = await new()  # the team parked it without answering: customer's word last
     await staff_patch(api, staff, pending_no_reply, status="pending")
     pending_after_note = await new()  # an internal note is not a public word
-    await staff_reply(api, staff, pending_after_note, "Asked infra.", internal=True, status="pending")
+    await staff_reply(
+        api, staff, pending_after_note, "Asked infra.", internal=True, status="pending"
+    )
     pending_customer_set = await new()
     await customer_set_status(api, project, pending_customer_set, "pending")
     waiting_on_customer = await new()
@@ -135,6 +139,9 @@ async def test_priority_queue_first_then_earliest_due_then_oldest(
     base = await make_project(plan="base", name="Base")
     free = await make_project(plan="free", name="Free")
 
+    clock.set(start - timedelta(hours=20))  # the Friday before, 14:00
+    base_early = await open_at(service, db, base, "low")  # 3 h Friday + 5 h: due Monday 14:00
+    clock.set(start)
     pilot_normal = await open_at(service, db, pilot, "normal")  # due Monday 13:00
     clock.set(start + timedelta(minutes=1))
     enterprise_urgent = await open_at(service, db, enterprise, "urgent")  # due Saturday 14:01
@@ -144,24 +151,36 @@ async def test_priority_queue_first_then_earliest_due_then_oldest(
     free_urgent = await open_at(service, db, free, "urgent")  # no due time
     clock.set(start + timedelta(minutes=4))
     base_low = await open_at(service, db, base, "low")  # due Monday 17:00
+    clock.set(start + timedelta(days=2, hours=1))  # Monday 11:00
+    pilot_late = await open_at(service, db, pilot, "high")  # due Monday 15:00
 
     monday = start + timedelta(days=2)
     assert enterprise_urgent.first_response_due_at == start + timedelta(minutes=1, hours=4)
     assert pilot_normal.first_response_due_at == monday.replace(hour=13)
     assert enterprise_normal.first_response_due_at == monday.replace(hour=13)
+    assert pilot_late.first_response_due_at == monday.replace(hour=15)
+    assert base_early.first_response_due_at == monday.replace(hour=14)
     assert base_low.first_response_due_at == monday.replace(hour=17)
     assert free_urgent.first_response_due_at is None
 
-    mine = {
-        t.id
-        for t in (pilot_normal, enterprise_urgent, enterprise_normal, free_urgent, base_low)
-    }
+    created = [
+        base_early,
+        pilot_normal,
+        enterprise_urgent,
+        enterprise_normal,
+        free_urgent,
+        base_low,
+        pilot_late,
+    ]
+    mine = {t.id for t in created}
     ordered = [ticket_id for ticket_id in await queue_ids(api, staff) if ticket_id in mine]
     assert ordered == [
         enterprise_urgent.id,  # priority queue, earliest due though opened later
         pilot_normal.id,  # priority queue, same due as the next one, but older
         enterprise_normal.id,
-        base_low.id,  # standard queue: a due time sorts before none, though newer
+        pilot_late.id,  # priority queue: before base_early although due later
+        base_early.id,  # standard queue, earliest due
+        base_low.id,  # a due time sorts before none, though newer
         free_urgent.id,  # community: no target, last despite `urgent`
     ]
     assert await queue_ids(api, staff, project_id=enterprise.id) == [
@@ -281,7 +300,7 @@ def b64(text: str) -> str:
         b64(json.dumps(["x", "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00", "spt_1"])),
         b64(json.dumps([0, "yesterday", "2026-01-01T00:00:00+00:00", "spt_1"])),
         b64(json.dumps(7)),
-        b64("[1e400, \"2026-01-01T00:00:00+00:00\", \"2026-01-01T00:00:00+00:00\", \"spt_1\"]"),
+        b64('[1e400, "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00", "spt_1"]'),
         b64(json.dumps([10**30, "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00", "x"])),
     ],
     ids=[
@@ -296,9 +315,7 @@ def b64(text: str) -> str:
         "class-too-large",
     ],
 )
-async def test_invalid_cursor_is_400(
-    api: httpx.AsyncClient, staff: StaffUser, cursor: str
-) -> None:
+async def test_invalid_cursor_is_400(api: httpx.AsyncClient, staff: StaffUser, cursor: str) -> None:
     response = await api.get(QUEUE, params={"cursor": cursor}, headers=staff.headers)
     assert response.status_code == 400, response.text
     error = response.json()["error"]

@@ -2,7 +2,7 @@
 
     zumik.support (topic, shared) --ticket.created|message_added|sla_breached--> P (quorum)
     P.work (direct) --"email"--> P.email (quorum)      --"webhook"--> P.webhook (quorum)
-    P.delay (headers) --x-zumik-delay=<ms>ms--> P.delay.<ms>ms (quorum, x-message-ttl)
+    P.delay (headers) --zumik-delay=<ms>ms--> P.delay.<ms>ms (quorum, x-message-ttl)
         ...expired: dead-lettered to P.work, keeping the routing key, so back to its channel queue
     P.dlx (fanout) --> P.dead (quorum, x-message-ttl: personal data in it is kept only so long)
 
@@ -29,7 +29,8 @@ NOTIFIED_EVENT_TYPES: tuple[str, ...] = (
     "ticket.sla_breached",
 )
 
-DELAY_HEADER = "x-zumik-delay"
+# Not `x-` prefixed: a headers exchange ignores `x-` headers unless bound with `all-with-x`.
+DELAY_HEADER = "zumik-delay"
 
 
 def _at_least_once() -> QuorumQueueArgs:

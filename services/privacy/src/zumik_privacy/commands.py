@@ -17,13 +17,14 @@ from zumik_contracts.privacy import (
     PROJECT_ID_PATTERN,
     REQUEST_ID_PATTERN,
     CommandType,
+    ContactEmail,
     FailureCode,
     PrivacyCommand,
     PrivacyScope,
 )
 
 _ALLOWED_FIELDS = frozenset(PrivacyCommand.model_fields)
-_EMAIL = TypeAdapter(PrivacyCommand.model_fields["contact_email"].annotation)
+_EMAIL: TypeAdapter[str] = TypeAdapter(ContactEmail)
 
 
 class BadCommand(Exception):
@@ -56,7 +57,9 @@ def parse_command(body: bytes) -> PrivacyCommand:
 
     # Whatever is readable is kept, so that even a failure carries the request id and type.
     request_id = _matching(raw.get("id"), REQUEST_ID_PATTERN)
-    command_type: CommandType | None = next((t for t in COMMAND_TYPES if t == raw.get("type")), None)
+    command_type: CommandType | None = next(
+        (t for t in COMMAND_TYPES if t == raw.get("type")), None
+    )
     project_id = _matching(raw.get("project_id"), PROJECT_ID_PATTERN)
 
     def bad(code: FailureCode, message: str) -> BadCommand:
@@ -124,3 +127,19 @@ def subject_filter(project_id: str, email: str | None) -> dict[str, Any]:
     if email is not None:
         query["contact_email"] = {"$regex": f"^{re.escape(email.strip())}$", "$options": "i"}
     return query
+
+
+def reused_request_id(command: PrivacyCommand) -> BadCommand:
+    return BadCommand(
+        "request_id_reused",
+        "This request id was already used for a different command.",
+        command.id,
+        command.type,
+        command.project_id,
+    )
+
+
+def unknown_project(command: PrivacyCommand) -> BadCommand:
+    return BadCommand(
+        "unknown_project", "No such project.", command.id, command.type, command.project_id
+    )

@@ -12,7 +12,7 @@ from zumik_contracts.privacy import PRIVACY_EXCHANGE, PRIVACY_QUEUE_PREFIX
 
 DAY_SECONDS = 24 * 3600
 # Used only when PRIVACY_SUBJECT_SALT is unset (a development stack); the service warns about it.
-DEVELOPMENT_SUBJECT_SALT = "zumik-development-salt-do-not-use-in-production"  # noqa: S105
+DEVELOPMENT_SUBJECT_SALT = "zumik-development-salt-do-not-use-in-production"
 
 
 class Settings(BaseSettings):

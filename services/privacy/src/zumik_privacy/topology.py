@@ -12,9 +12,9 @@ and the command's sender also gets its reply).
 """
 
 from dataclasses import dataclass
-from typing import Any
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.schemas.queue import QuorumQueueArgs
 from zumik_contracts.privacy import COMMAND_ROUTING_KEYS
 
 from zumik_privacy.settings import Settings
@@ -59,7 +59,7 @@ class Topology:
         return [self.exchange, self.dead_letter_exchange]
 
 
-def commands_queue_arguments(settings: Settings, dead_letter_exchange: str) -> dict[str, Any]:
+def commands_queue_arguments(settings: Settings, dead_letter_exchange: str) -> QuorumQueueArgs:
     return {
         # Quorum queues have no delivery limit before RabbitMQ 4: without one, a command that
         # crashes the service every time would be redelivered forever.

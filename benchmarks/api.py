@@ -1,0 +1,333 @@
+"""Issue 2: the tickets API under wrk, beside the same store operation done with the driver.
+
+Create runs in fresh databases (API and driver both start from an empty `tickets`). Get, reply
+and list run in one database holding a 100-ticket project and a 10,000-ticket project, both
+loaded before anything is measured: on FerretDB every query's cost follows the collection's
+size, so only this way does the list ratio isolate how the cost grows with a project's size.
+Each driver run and each wrk run happens with the API server up (its relay sweeping, as in
+production), and the relay's backlog is drained before the next run.
+"""
+
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.tickets import _SUMMARY_PROJECTION, _state, ticket_from_doc
+from zumik_api.clock import utc_now
+from zumik_contracts import ids
+
+from benchmarks.broker import sink_queue
+from benchmarks.common import (
+    Services,
+    api_server,
+    bench_database,
+    bench_vhost,
+    wait_for_outbox,
+)
+from benchmarks.load import Operation, WrkPlan, WrkRequest, run_driver, run_wrk
+from benchmarks.report import Section
+from benchmarks.seed import (
+    BODY,
+    REPLY,
+    SUBJECT,
+    SeedProject,
+    create_project,
+    insert_all,
+    open_ticket,
+    project_tickets,
+    stored,
+)
+from benchmarks.stats import LoadResult, fmt, fmt_ratio, ratio
+from benchmarks.store import query_plan
+
+SMALL_PROJECT = 100
+LARGE_PROJECT = 10_000
+PAGE = 20
+CONCURRENCY = 16
+SECONDS = 8.0
+WRK = WrkPlan(seconds=SECONDS, threads=2, connections=CONCURRENCY, timeout_s=60.0)
+CREATE_RATIO_TARGET = 0.5
+LIST_RATIO_TARGET = 1.5
+
+
+@dataclass(frozen=True)
+class Comparison:
+    operation: str
+    api: LoadResult
+    driver: LoadResult
+
+    @property
+    def throughput_ratio(self) -> float:
+        return ratio(self.api.rate, self.driver.rate)
+
+    @property
+    def p99_ratio(self) -> float:
+        return ratio(self.api.p99_ms, self.driver.p99_ms)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One operation: the driver's version of it and the HTTP request wrk sends."""
+
+    name: str
+    driver: Operation
+    request: WrkRequest
+
+
+def auth(project: SeedProject, *, json_body: bool = False) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {project.api_key}"}
+    if json_body:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+# -- create -----------------------------------------------------------------------------------
+
+
+def create_request(project: SeedProject) -> WrkRequest:
+    body = {"subject": SUBJECT, "body": BODY, "priority": "high", "contact_email": "dev@example.com"}
+    return WrkRequest(
+        "POST", ["/v2/support/tickets"], auth(project, json_body=True), json.dumps(body)
+    )
+
+
+async def raw_inserts(db: AsyncDatabase[Document]) -> LoadResult:
+    """insert_one of the document the API writes for a new ticket (outbox included)."""
+    project = SeedProject(ids.new_id(ids.PROJECT), "enterprise")
+    ticket = open_ticket(project, utc_now(), random.Random(1), created_ago=timedelta(0))
+    template = stored(ticket, published=False)
+
+    async def insert(_: int) -> None:
+        await db.tickets.insert_one({**template, "_id": ids.new_id(ids.TICKET)})
+
+    return await run_driver("create", insert, concurrency=CONCURRENCY, seconds=SECONDS)
+
+
+async def measure_create(services: Services, amqp_url: str, section: Section) -> Comparison:
+    async with bench_database(services, "api_raw") as raw:
+        driver = await raw_inserts(raw.db)
+    async with bench_database(services, "api_create") as bench:
+        project = await create_project(bench.db, "bench create", "enterprise")
+        async with api_server(services, bench.url, amqp_url) as base_url:
+            api = await run_wrk("create", base_url, create_request(project), WRK)
+            started = time.monotonic()
+            left = await wait_for_outbox(bench.db)
+    section.note(
+        f"create: both sides start from an empty `tickets`; the API created {api.requests:,} "
+        f"tickets, the driver inserted {driver.requests:,}. The API's relay (which publishes each "
+        f"new ticket's event and then rewrites its outbox) finished its backlog "
+        f"{time.monotonic() - started:.1f} s after wrk stopped ({left} events left)."
+    )
+    return Comparison("create", api, driver)
+
+
+# -- get, reply, list -------------------------------------------------------------------------
+
+
+async def seed_projects(db: AsyncDatabase[Document]) -> tuple[SeedProject, SeedProject, list[str]]:
+    """The 10,000-ticket and the 100-ticket project, both loaded; the small one's ticket ids."""
+    rng = random.Random(2)
+    now = utc_now()
+    large = await create_project(db, "bench 10,000 tickets", "pilot")
+    small = await create_project(db, "bench 100 tickets", "enterprise")
+    await insert_all(db.tickets, project_tickets(large, LARGE_PROJECT, now, rng))
+    small_docs = list(project_tickets(small, SMALL_PROJECT, now, rng))
+    await insert_all(db.tickets, small_docs)
+    return small, large, [str(doc["_id"]) for doc in small_docs]
+
+
+def raw_get(db: AsyncDatabase[Document], ticket_ids: list[str]) -> Operation:
+    rng = random.Random(3)
+
+    async def get(_: int) -> None:
+        await db.tickets.find_one({"_id": rng.choice(ticket_ids)})
+
+    return get
+
+
+def raw_reply(db: AsyncDatabase[Document], ticket_ids: list[str]) -> Operation:
+    """The reply's read and its single-document update, as the repository writes it."""
+    rng = random.Random(4)
+
+    async def reply(_: int) -> None:
+        ticket_id = rng.choice(ticket_ids)
+        doc = await db.tickets.find_one({"_id": ticket_id})
+        assert doc is not None
+        ticket = ticket_from_doc(doc)
+        message = ticket.reply("customer", REPLY, utc_now())
+        update = {
+            "$set": {**_state(ticket), "outbox_pending": True},
+            "$push": {
+                "messages": {"$each": [asdict(message)]},
+                "outbox": {"$each": [e.model_dump(mode="json") for e in ticket.new_events]},
+            },
+        }
+        await db.tickets.update_one({"_id": ticket_id}, update)
+
+    return reply
+
+
+def raw_list(db: AsyncDatabase[Document], project_id: str) -> Operation:
+    """The list's query: a page of 20 (plus one, for has_more), newest first."""
+
+    async def page(_: int) -> None:
+        await (
+            db.tickets.find({"project_id": project_id}, _SUMMARY_PROJECTION)
+            .sort("_id", DESCENDING)
+            .limit(PAGE + 1)
+            .to_list(None)
+        )
+
+    return page
+
+
+def read_cases(
+    db: AsyncDatabase[Document], small: SeedProject, large: SeedProject, ticket_ids: list[str]
+) -> list[Case]:
+    tickets = "/v2/support/tickets"
+    reply_body = json.dumps({"body": REPLY})
+    return [
+        Case(
+            "get",
+            raw_get(db, ticket_ids),
+            WrkRequest("GET", [f"{tickets}/{t}" for t in ticket_ids], auth(small)),
+        ),
+        Case(
+            "reply",
+            raw_reply(db, ticket_ids),
+            WrkRequest(
+                "POST",
+                [f"{tickets}/{t}/messages" for t in ticket_ids],
+                auth(small, json_body=True),
+                reply_body,
+            ),
+        ),
+        Case(
+            f"list (project of {SMALL_PROJECT})",
+            raw_list(db, small.id),
+            WrkRequest("GET", [f"{tickets}?limit={PAGE}"], auth(small)),
+        ),
+        Case(
+            f"list (project of {LARGE_PROJECT:,})",
+            raw_list(db, large.id),
+            WrkRequest("GET", [f"{tickets}?limit={PAGE}"], auth(large)),
+        ),
+    ]
+
+
+async def measure_case(
+    case: Case, base_url: str, settle: Callable[[], Awaitable[int]]
+) -> Comparison:
+    driver = await run_driver(case.name, case.driver, concurrency=CONCURRENCY, seconds=SECONDS)
+    await settle()
+    api = await run_wrk(case.name, base_url, case.request, WRK)
+    await settle()
+    return Comparison(case.name, api, driver)
+
+
+async def measure_reads(services: Services, amqp_url: str, section: Section) -> list[Comparison]:
+    async with bench_database(services, "api") as bench:
+        small, large, ticket_ids = await seed_projects(bench.db)
+        await note_plans(bench.db, small, ticket_ids[0], section)
+        async with api_server(services, bench.url, amqp_url) as base_url:
+
+            async def settle() -> int:
+                return await wait_for_outbox(bench.db)
+
+            await settle()
+            return [
+                await measure_case(case, base_url, settle)
+                for case in read_cases(bench.db, small, large, ticket_ids)
+            ]
+
+
+async def note_plans(
+    db: AsyncDatabase[Document], small: SeedProject, ticket_id: str, section: Section
+) -> None:
+    by_id = await query_plan(db, {"_id": ticket_id})
+    listing = await query_plan(db, {"project_id": small.id}, {"_id": -1}, PAGE + 1)
+    section.note(
+        f"get, reply and list ran on one `tickets` collection of "
+        f"{SMALL_PROJECT + LARGE_PROJECT:,} documents (get and reply on the {SMALL_PROJECT}-ticket "
+        f"project). The store's plans: get by `_id`: {by_id}; list: {listing}."
+    )
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def comparison_row(c: Comparison) -> list[str]:
+    return [
+        c.operation,
+        fmt(c.api.rate),
+        fmt(c.api.p50_ms),
+        fmt(c.api.p99_ms),
+        fmt(c.driver.rate),
+        fmt(c.driver.p50_ms),
+        fmt(c.driver.p99_ms),
+        fmt_ratio(c.throughput_ratio),
+        fmt_ratio(c.p99_ratio),
+        f"{c.api.requests:,} / {c.driver.requests:,}",
+        f"{c.api.errors} / {c.driver.errors}",
+    ]
+
+
+HEADERS = [
+    "operation",
+    "API req/s",
+    "API p50 ms",
+    "API p99 ms",
+    "driver ops/s",
+    "driver p50 ms",
+    "driver p99 ms",
+    "API/driver throughput",
+    "API/driver p99",
+    "samples API / driver",
+    "errors API / driver",
+]
+
+
+def report(section: Section, comparisons: list[Comparison]) -> None:
+    section.table(
+        f"API over loopback (wrk, 2 threads, {CONCURRENCY} connections, {SECONDS:.0f} s) vs the "
+        f"driver ({CONCURRENCY} concurrent operations from one process, {SECONDS:.0f} s)",
+        HEADERS,
+        [comparison_row(c) for c in comparisons],
+    )
+    by_name = {c.operation: c for c in comparisons}
+    create = by_name["create"]
+    section.verdict(
+        f"API create throughput >= {CREATE_RATIO_TARGET:.0%} of raw driver inserts",
+        create.throughput_ratio >= CREATE_RATIO_TARGET,
+        f"{fmt(create.api.rate)} req/s vs {fmt(create.driver.rate)} inserts/s = "
+        f"{create.throughput_ratio:.0%}",
+    )
+    small = by_name[f"list (project of {SMALL_PROJECT})"]
+    large = by_name[f"list (project of {LARGE_PROJECT:,})"]
+    api_ratio = ratio(large.api.p99_ms, small.api.p99_ms)
+    section.verdict(
+        f"list p99 at {LARGE_PROJECT:,} tickets within {LIST_RATIO_TARGET}x of list p99 at "
+        f"{SMALL_PROJECT}",
+        api_ratio <= LIST_RATIO_TARGET,
+        f"{fmt(large.api.p99_ms)} ms vs {fmt(small.api.p99_ms)} ms = {fmt_ratio(api_ratio)} "
+        f"(driver: {fmt(large.driver.p99_ms)} vs {fmt(small.driver.p99_ms)} ms = "
+        f"{fmt_ratio(ratio(large.driver.p99_ms, small.driver.p99_ms))})",
+    )
+    errors = [c.operation for c in comparisons if c.api.errors or c.driver.errors]
+    if errors:
+        section.note(f"errors (non-2xx or failed operations) in: {', '.join(errors)}.")
+
+
+async def run(services: Services) -> Section:
+    section = Section("api", "Tickets API v2 (issue 2)")
+    async with bench_vhost(services) as amqp_url, sink_queue(amqp_url):
+        comparisons = [await measure_create(services, amqp_url, section)]
+        comparisons += await measure_reads(services, amqp_url, section)
+    report(section, comparisons)
+    return section

@@ -1,0 +1,351 @@
+"""Issue 3: ticket events. The outbox relay's publish throughput against raw aio-pika confirmed
+publishes to the same broker, and the end-to-end latency from `POST /v2/support/tickets`
+returning to the ops webhook receiving the event, at a steady 100 tickets/s.
+
+Everything runs on a throw-away RabbitMQ vhost, with a quorum queue bound to `zumik.support`
+with `#` (as an ops queue would be), so the relay's `mandatory` publishes route.
+"""
+
+import asyncio
+import base64
+import importlib.util
+import json
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+import httpx
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters.events import EventPublisher, make_broker
+from zumik_api.adapters.locks import TicketLocks
+from zumik_api.adapters.mongo import Document
+from zumik_api.clock import utc_now
+from zumik_api.relay import OutboxRelay
+from zumik_contracts import ids
+from zumik_contracts.events import SCHEMA_VERSION, SCHEMA_VERSION_HEADER
+
+from benchmarks.api import create_request
+from benchmarks.broker import connection, sink_queue, support_exchange
+from benchmarks.common import (
+    ServiceFailed,
+    Services,
+    api_server,
+    bench_database,
+    bench_vhost,
+    log_tail,
+    service_process,
+)
+from benchmarks.load import run_driver
+from benchmarks.report import Section
+from benchmarks.seed import SeedProject, create_project, insert_all, project_tickets
+from benchmarks.stats import LoadResult, fmt, fmt_ratio, percentile, ratio
+from benchmarks.webhooks import WebhookReceiver, webhook_receiver
+
+RELAY_TICKETS = 1000  # one drain() pass: the relay's sweep reads up to 1,000 tickets at a time
+RELAY_CONCURRENCY = 32  # OutboxRelay's default number of tickets in flight
+RELAY_TIMEOUT = 180.0
+RAW_SECONDS = 5.0
+E2E_RATE = 100.0
+E2E_SECONDS = 15.0
+E2E_SETTLE = 60.0
+E2E_P99_TARGET_MS = 250.0
+RELAY_RATIO_TARGET = 0.5
+
+
+# -- relay throughput -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RelayRun:
+    events: int
+    seconds: float
+    sample_event: dict[str, Any]
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else float("nan")
+
+
+async def seed_outbox(db: AsyncDatabase[Document]) -> dict[str, Any]:
+    """RELAY_TICKETS new tickets, each with its `ticket.created` event still in the outbox."""
+    project = SeedProject(ids.new_id(ids.PROJECT), "enterprise")
+    docs = list(project_tickets(project, RELAY_TICKETS, utc_now(), random.Random(5), published=False))
+    await insert_all(db.tickets, docs)
+    event: dict[str, Any] = docs[0]["outbox"][0]
+    return event
+
+
+async def relay_throughput(services: Services, amqp_url: str) -> RelayRun:
+    """Time OutboxRelay.drain() over a seeded outbox, with the API's real publisher."""
+    async with bench_database(services, "relay") as bench:
+        sample = await seed_outbox(bench.db)
+        publisher = EventPublisher(make_broker(amqp_url))
+        relay = OutboxRelay(bench.db, publisher, TicketLocks(bench.db.ticket_locks), utc_now)
+        await publisher.connect()
+        try:
+            started = time.monotonic()
+            deadline = started + RELAY_TIMEOUT
+            while relay.published_count < RELAY_TICKETS and time.monotonic() < deadline:
+                async with asyncio.timeout(RELAY_TIMEOUT):
+                    await relay.drain()
+            elapsed = time.monotonic() - started
+        finally:
+            await publisher.close()
+    return RelayRun(relay.published_count, elapsed, sample)
+
+
+async def raw_publishes(amqp_url: str, event: dict[str, Any], in_flight: int) -> LoadResult:
+    """aio-pika publishes of the relay's message (same bytes, properties, exchange and key),
+    persistent and mandatory, each awaiting its publisher confirm; `in_flight` at a time."""
+    body = json.dumps(event, separators=(",", ":")).encode()
+    headers = {SCHEMA_VERSION_HEADER: event.get("schema_version", SCHEMA_VERSION)}
+    async with connection(amqp_url) as conn:
+        channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
+        exchange = await support_exchange(channel)
+
+        async def publish(_: int) -> None:
+            message = aio_pika.Message(
+                body,
+                message_id=ids.new_id(ids.EVENT),
+                content_type="application/json",
+                headers=headers,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            )
+            await exchange.publish(message, routing_key=event["type"], mandatory=True)
+
+        return await run_driver(
+            f"raw aio-pika, {in_flight} in flight",
+            publish,
+            concurrency=in_flight,
+            seconds=RAW_SECONDS,
+        )
+
+
+# -- end-to-end latency -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Created:
+    ticket_id: str | None
+    returned_at: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class EndToEnd:
+    sent: int
+    send_seconds: float
+    created: list[Created]
+    arrivals: dict[str, float]
+    duplicates: int
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        return [
+            max(0.0, self.arrivals[c.ticket_id] - c.returned_at) * 1000
+            for c in self.created
+            if c.ticket_id is not None and c.ticket_id in self.arrivals
+        ]
+
+    @property
+    def ok(self) -> list[Created]:
+        return [c for c in self.created if c.ticket_id is not None]
+
+
+async def post_ticket(client: httpx.AsyncClient, body: str, headers: dict[str, str]) -> Created:
+    started = time.monotonic()
+    try:
+        response = await client.post("/v2/support/tickets", content=body, headers=headers)
+    except httpx.HTTPError:
+        return Created(None, time.monotonic(), time.monotonic() - started)
+    returned = time.monotonic()
+    ticket_id = response.json().get("id") if response.status_code == 201 else None
+    return Created(ticket_id, returned, returned - started)
+
+
+async def steady_creates(
+    base_url: str, project: SeedProject, rate: float, seconds: float
+) -> tuple[list[Created], float]:
+    """Open-loop load: a POST is started every 1/rate s whatever the earlier ones are doing."""
+    request = create_request(project)
+    assert request.body is not None
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits) as client:
+        tasks: list[asyncio.Task[Created]] = []
+        started = time.monotonic()
+        for i in range(round(rate * seconds)):
+            await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
+            tasks.append(asyncio.create_task(post_ticket(client, request.body, request.headers)))
+        send_seconds = time.monotonic() - started
+        return list(await asyncio.gather(*tasks)), send_seconds
+
+
+async def wait_for_webhooks(receiver: WebhookReceiver, ticket_ids: set[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not ticket_ids <= receiver.arrivals().keys():
+        await asyncio.sleep(0.2)
+
+
+def notifier_env(mongodb_url: str, amqp_url: str, webhook_url: str) -> dict[str, str]:
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return {
+        "MONGODB_URL": mongodb_url,
+        "AMQP_URL": amqp_url,
+        "OPS_WEBHOOK_URL": webhook_url,
+        "OPS_WEBHOOK_SECRET": secret,
+    }
+
+
+async def warm_up(base_url: str, project: SeedProject, receiver: WebhookReceiver) -> None:
+    """A few tickets through the whole path, so the notifier is known to be consuming."""
+    created, _ = await steady_creates(base_url, project, rate=5.0, seconds=1.0)
+    wanted = {c.ticket_id for c in created if c.ticket_id is not None}
+    await wait_for_webhooks(receiver, wanted, timeout=90.0)
+    if not wanted or not wanted <= receiver.arrivals().keys():
+        raise ServiceFailed("no webhook arrived for the warm-up tickets")
+
+
+async def end_to_end(services: Services, amqp_url: str) -> EndToEnd:
+    async with bench_database(services, "e2e") as bench:
+        project = await create_project(bench.db, "bench e2e", "enterprise")
+        with webhook_receiver() as receiver:
+            env = notifier_env(bench.url, amqp_url, receiver.url)
+            async with (
+                api_server(services, bench.url, amqp_url) as base_url,
+                service_process(services, "notifier", "zumik-notifier", env) as notifier,
+            ):
+                try:
+                    await warm_up(base_url, project, receiver)
+                except ServiceFailed as error:
+                    state = "exited" if notifier.returncode is not None else "running"
+                    tail = log_tail(services.log_dir, "notifier")
+                    raise ServiceFailed(f"{error} (notifier {state}):\n{tail}") from error
+                created, send_seconds = await steady_creates(
+                    base_url, project, E2E_RATE, E2E_SECONDS
+                )
+                wanted = {c.ticket_id for c in created if c.ticket_id is not None}
+                await wait_for_webhooks(receiver, wanted, E2E_SETTLE)
+                return EndToEnd(
+                    len(created), send_seconds, created, receiver.arrivals(), receiver.duplicates()
+                )
+
+
+def notifier_available() -> bool:
+    try:
+        return importlib.util.find_spec("zumik_notifier.main") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def report_relay(section: Section, relay: RelayRun, raw: list[LoadResult]) -> None:
+    matched = raw[-1]
+    section.table(
+        "Publishing ticket events (persistent, mandatory, confirmed) to the same broker",
+        ["publisher", "events", "seconds", "events/s", "p50 ms", "p99 ms", "vs relay"],
+        [
+            [
+                f"OutboxRelay.drain() ({RELAY_CONCURRENCY} tickets in flight)",
+                f"{relay.events:,}",
+                fmt(relay.seconds),
+                fmt(relay.rate),
+                "-",
+                "-",
+                "1.00x",
+            ],
+            *[
+                [
+                    r.label,
+                    f"{r.requests:,}",
+                    fmt(r.seconds),
+                    fmt(r.rate),
+                    fmt(r.p50_ms, 2),
+                    fmt(r.p99_ms, 2),
+                    fmt_ratio(ratio(relay.rate, r.rate)),
+                ]
+                for r in raw
+            ],
+        ],
+    )
+    share = ratio(relay.rate, matched.rate)
+    section.verdict(
+        f"relay throughput >= {RELAY_RATIO_TARGET:.0%} of raw confirmed publishes",
+        share >= RELAY_RATIO_TARGET and relay.events == RELAY_TICKETS,
+        f"{fmt(relay.rate)} events/s vs {fmt(matched.rate)} msg/s "
+        f"({matched.concurrency} in flight, as the relay) = {share:.0%}",
+    )
+    size = len(json.dumps(relay.sample_event, separators=(",", ":")))
+    section.note(
+        f"relay: {RELAY_TICKETS:,} tickets seeded with one pending `ticket.created` event each "
+        f"(a {size}-byte message), published by OutboxRelay.drain() with the API's "
+        "EventPublisher; per event it reads the ticket, publishes and waits for the confirm, "
+        "then takes the ticket's lease, re-reads and rewrites the outbox. The collection held "
+        f"only these {RELAY_TICKETS:,} tickets."
+    )
+
+
+def report_e2e(section: Section, run: EndToEnd) -> None:
+    latencies = run.latencies_ms
+    post_ms = [c.seconds * 1000 for c in run.ok]
+    missing = len(run.ok) - len(latencies)
+    section.table(
+        f"End to end: POST returned -> ops webhook received, open loop at {E2E_RATE:.0f} tickets/s",
+        ["tickets sent", "send rate /s", "201s", "webhooks", "missing", "duplicates",
+         "POST p50 ms", "POST p99 ms", "e2e p50 ms", "e2e p99 ms"],
+        [[
+            f"{run.sent:,}",
+            fmt(run.sent / run.send_seconds),
+            f"{len(run.ok):,}",
+            f"{len(latencies):,}",
+            f"{missing:,}",
+            f"{run.duplicates:,}",
+            fmt(percentile(post_ms, 50)),
+            fmt(percentile(post_ms, 99)),
+            fmt(percentile(latencies, 50)),
+            fmt(percentile(latencies, 99)),
+        ]],
+    )
+    p99 = percentile(latencies, 99) if not missing else float("inf")
+    section.verdict(
+        f"end-to-end p99 < {E2E_P99_TARGET_MS:.0f} ms at {E2E_RATE:.0f} tickets/s",
+        p99 < E2E_P99_TARGET_MS and len(run.ok) == run.sent,
+        f"p99 {fmt(percentile(latencies, 99))} ms, p50 {fmt(percentile(latencies, 50))} ms over "
+        f"{len(latencies):,} webhooks; {missing} missing after {E2E_SETTLE:.0f} s, "
+        f"{run.sent - len(run.ok)} POSTs failed",
+    )
+
+
+def e2e_not_measured(section: Section, reason: str) -> None:
+    section.verdict(
+        f"end-to-end p99 < {E2E_P99_TARGET_MS:.0f} ms at {E2E_RATE:.0f} tickets/s", None, reason
+    )
+
+
+async def measure_e2e(services: Services, amqp_url: str, section: Section) -> None:
+    if not notifier_available():
+        e2e_not_measured(section, "the notifier (zumik_notifier.main) is not there yet")
+        return
+    try:
+        run = await end_to_end(services, amqp_url)
+    except ServiceFailed as error:
+        e2e_not_measured(section, f"the notifier path did not work: {str(error)[:600]}")
+        return
+    report_e2e(section, run)
+
+
+async def run(services: Services) -> Section:
+    section = Section("events", "Ticket events and the notifier (issue 3)")
+    async with bench_vhost(services) as amqp_url, sink_queue(amqp_url):
+        relay = await relay_throughput(services, amqp_url)
+        raw = [
+            await raw_publishes(amqp_url, relay.sample_event, 1),
+            await raw_publishes(amqp_url, relay.sample_event, RELAY_CONCURRENCY),
+        ]
+        report_relay(section, relay, raw)
+        await measure_e2e(services, amqp_url, section)
+    return section

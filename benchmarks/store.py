@@ -1,0 +1,48 @@
+"""What the store is and how it runs a query: its version, and a one-line query plan."""
+
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters.mongo import Document
+
+
+async def store_version(db: AsyncDatabase[Document]) -> str:
+    info = await db.command("buildInfo")
+    if "ferretdbVersion" in info:
+        return f"FerretDB {info['ferretdbVersion']} (SQLite backend, MongoDB {info['version']} wire)"
+    return f"MongoDB {info.get('version', '?')}"
+
+
+def _mongo_stages(plan: dict[str, Any]) -> list[str]:
+    stages = [str(plan.get("stage", "?"))]
+    for key in ("inputStage", "queryPlan"):
+        if isinstance(plan.get(key), dict):
+            stages += _mongo_stages(plan[key])
+    return stages
+
+
+async def query_plan(
+    db: AsyncDatabase[Document],
+    filter_: dict[str, Any],
+    sort: dict[str, int] | None = None,
+    limit: int | None = None,
+) -> str:
+    """How the store runs `find(filter).sort(sort).limit(limit)` on `tickets`, in a few words."""
+    command: dict[str, Any] = {"find": "tickets", "filter": filter_}
+    if sort:
+        command["sort"] = sort
+    if limit:
+        command["limit"] = limit
+    try:
+        result = await db.command("explain", command)
+    except Exception as error:
+        return f"explain failed: {type(error).__name__}"
+    if "filterPushdown" in result:  # FerretDB
+        plan = " ".join(result.get("queryPlanner", {}).get("Plan", []))
+        access = "full SCAN" if "SCAN" in plan else "index SEARCH"
+        return (
+            f"SQLite {access}; filter pushdown {result['filterPushdown']}, "
+            f"sort pushdown {result.get('sortPushdown')}"
+        )
+    winning = result.get("queryPlanner", {}).get("winningPlan", {})
+    return " <- ".join(_mongo_stages(winning))

@@ -1,0 +1,186 @@
+"""`zumik-support privacy ...`: send export and erasure commands to the privacy service.
+
+Each command goes over RabbitMQ as a request (direct reply-to) and waits for its result, for at
+most `--timeout` seconds. The request id makes a command idempotent: if the wait times out, the
+command may still be running, and sending it again with `--request-id` returns its outcome
+instead of running it twice.
+"""
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from aiormq.exceptions import AMQPError, ChannelNotFoundEntity, PublishError
+from faststream.rabbit import Channel, RabbitBroker
+from pydantic import ValidationError
+from zumik_api.adapters import mongo
+from zumik_contracts import ids
+from zumik_contracts.privacy import PrivacyCommand, PrivacyResult, command_routing_key
+from zumik_privacy.export_files import ExportUnavailable, download_export
+from zumik_privacy.settings import Settings, get_settings
+from zumik_privacy.topology import Topology
+
+REQUEST_ID_PREFIX = "prq"
+DEFAULT_TIMEOUT_SECONDS = 300.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+class PrivacyCliError(Exception):
+    """A failed or unanswered privacy command; the message says what to do."""
+
+
+def new_request_id() -> str:
+    return ids.new_id(REQUEST_ID_PREFIX)
+
+
+def _command(args: argparse.Namespace, command_type: str) -> PrivacyCommand:
+    try:
+        return PrivacyCommand.model_validate(
+            {
+                "id": args.request_id or new_request_id(),
+                "type": command_type,
+                "project_id": args.project,
+                "contact_email": args.email,
+            }
+        )
+    except ValidationError as error:
+        fields = ", ".join(sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]}))
+        raise PrivacyCliError(f"invalid {fields or 'command'}") from None
+
+
+async def send_command(
+    settings: Settings, body: bytes, routing_key: str, *, request_id: str, wait_seconds: float
+) -> PrivacyResult:
+    """Publish a command and wait for its result (raw `body`, so tests can send bad ones)."""
+    topology = Topology.from_settings(settings)
+    broker = RabbitBroker(
+        settings.amqp_url,
+        # on_return_raises: an unroutable command (nobody bound the queue) fails at once
+        # instead of timing out.
+        default_channel=Channel(publisher_confirms=True, on_return_raises=True),
+        timeout=CONNECT_TIMEOUT_SECONDS,
+        logger=None,
+    )
+    try:
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+                await broker.connect()
+        except (OSError, AMQPError, TimeoutError) as error:
+            raise PrivacyCliError(f"cannot reach RabbitMQ ({type(error).__name__})") from None
+        try:
+            response = await broker.request(
+                body,
+                exchange=topology.exchange,
+                routing_key=routing_key,
+                timeout=wait_seconds,
+                persist=True,
+                message_id=request_id,
+                correlation_id=request_id,
+                content_type="application/json",
+            )
+        except TimeoutError:
+            raise PrivacyCliError(
+                f"no result from the privacy service within {wait_seconds:g} s. The command may "
+                f"still be running: send it again with --request-id {request_id} to get its "
+                "outcome (it will not run twice)."
+            ) from None
+        except (PublishError, ChannelNotFoundEntity):
+            raise PrivacyCliError(
+                f"nothing receives privacy commands on {topology.exchange.name!r}: is the "
+                "privacy service running?"
+            ) from None
+    finally:
+        await broker.stop()
+    try:
+        return PrivacyResult.model_validate_json(response.body)
+    except ValidationError:
+        raise PrivacyCliError("the privacy service sent a result this CLI cannot read") from None
+
+
+async def _run(command: PrivacyCommand, wait_seconds: float) -> PrivacyResult:
+    result = await send_command(
+        get_settings(),
+        command.model_dump_json().encode(),
+        command_routing_key(command.type),
+        request_id=command.id,
+        wait_seconds=wait_seconds,
+    )
+    if result.status == "failed":
+        error = result.error
+        reason = f"{error.code}: {error.message}" if error is not None else "no reason given"
+        raise PrivacyCliError(f"{command.type} {command.id} failed ({reason})")
+    return result
+
+
+def _output_path(value: str) -> Path:
+    path = Path(value).resolve()
+    if not path.parent.is_dir():
+        raise PrivacyCliError(f"no such directory: {path.parent}")
+    return path
+
+
+async def export(args: argparse.Namespace) -> dict[str, Any]:
+    command = _command(args, "export")
+    out = await asyncio.to_thread(_output_path, args.out)
+    result = await _run(command, args.timeout)
+    reference = result.export
+    if reference is None:
+        raise PrivacyCliError("the privacy service's result has no export reference")
+    client = mongo.connect(get_settings().mongodb_url)
+    try:
+        await download_export(mongo.database(client), reference, out)
+    except ExportUnavailable as error:
+        raise PrivacyCliError(f"cannot download export {reference.export_id}: {error}") from None
+    finally:
+        await client.close()
+    return {
+        "object": "privacy_export_file",
+        "request_id": reference.request_id,
+        "export_id": reference.export_id,
+        "project_id": reference.project_id,
+        "scope": reference.scope.model_dump(),
+        "count": reference.count,
+        "bytes": reference.bytes,
+        "sha256": reference.sha256,
+        "expires_at": reference.expires_at,
+        "replayed": result.replayed,
+        "path": str(out),
+    }
+
+
+async def erase(args: argparse.Namespace) -> dict[str, Any]:
+    result = await _run(_command(args, "erase"), args.timeout)
+    if result.receipt is None:
+        raise PrivacyCliError("the privacy service's result has no receipt")
+    return {
+        "object": "erasure_receipt",
+        **result.receipt.model_dump(mode="json"),
+        "replayed": result.replayed,
+    }
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="action", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--project", required=True, help="the project id (prj_...)")
+        sub.add_argument("--email", help="only this data subject's tickets (their contact_email)")
+        sub.add_argument(
+            "--request-id", help="the command's id; reuse one to get an earlier command's outcome"
+        )
+        sub.add_argument(
+            "--timeout",
+            type=float,
+            default=DEFAULT_TIMEOUT_SECONDS,
+            help=f"seconds to wait for the result (default {DEFAULT_TIMEOUT_SECONDS:g})",
+        )
+
+    sub = commands.add_parser("export", help="export a project's or a data subject's tickets")
+    common(sub)
+    sub.add_argument("--out", required=True, help="the JSON file to write")
+    sub.set_defaults(command=export)
+
+    sub = commands.add_parser("erase", help="erase a project, or a data subject's tickets in it")
+    common(sub)
+    sub.set_defaults(command=erase)

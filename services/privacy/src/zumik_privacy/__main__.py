@@ -1,0 +1,3 @@
+from zumik_privacy.main import main
+
+main()

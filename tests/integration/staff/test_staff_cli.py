@@ -1,0 +1,76 @@
+"""`uv run zumik-support staff create --email E`: prints a working token, stores only its hash."""
+
+import asyncio
+import hashlib
+import json
+import os
+import secrets
+from pathlib import Path
+
+import httpx
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters.mongo import Document
+
+from tests.integration.staff.helpers import QUEUE, TICKETS
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def zumik_support(mongodb_url: str, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        "uv",
+        "run",
+        "zumik-support",
+        *args,
+        cwd=ROOT,
+        env=os.environ | {"MONGODB_URL": mongodb_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        stdout, stderr = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_staff_create_prints_a_token_that_works_on_the_queue(
+    api: httpx.AsyncClient, db: AsyncDatabase[Document], mongodb_url: str
+) -> None:
+    email = f"cli.agent.{secrets.token_hex(4)}@zumik.example"
+    code, stdout, stderr = await zumik_support(mongodb_url, "staff", "create", "--email", email)
+
+    assert code == 0, stderr
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 1, stdout
+    created = json.loads(lines[0])
+    assert created["email"] == email
+    token = created["token"]
+    assert token.startswith("zst_")
+    assert created["staff_id"]
+
+    headers = {"Authorization": f"Bearer {token}"}
+    response = await api.get(QUEUE, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["object"] == "list"
+    # ... and only there.
+    assert (await api.get(TICKETS, headers=headers)).status_code == 401
+
+    # Stored as a hash only.
+    stored = await db.staff_tokens.find_one({"email": email})
+    assert stored is not None
+    assert stored["_id"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in json.dumps(stored, default=str)
+
+
+async def test_staff_create_refuses_an_invalid_email(
+    db: AsyncDatabase[Document], mongodb_url: str
+) -> None:
+    before = await db.staff_tokens.count_documents({})
+    code, stdout, stderr = await zumik_support(
+        mongodb_url, "staff", "create", "--email", "not-an-email"
+    )
+    assert code != 0
+    assert stdout == ""
+    assert "not-an-email" in stderr
+    assert "email" in stderr
+    assert await db.staff_tokens.count_documents({}) == before
