@@ -91,7 +91,12 @@ def auth(project: SeedProject, *, json_body: bool = False) -> dict[str, str]:
 
 
 def create_request(project: SeedProject) -> WrkRequest:
-    body = {"subject": SUBJECT, "body": BODY, "priority": "high", "contact_email": "dev@example.com"}
+    body = {
+        "subject": SUBJECT,
+        "body": BODY,
+        "priority": "high",
+        "contact_email": "dev@example.com",
+    }
     return WrkRequest(
         "POST", ["/v2/support/tickets"], auth(project, json_body=True), json.dumps(body)
     )

@@ -52,6 +52,7 @@ async def rabbitmq_version(amqp_url: str) -> str:
     except Exception:
         return "unreachable"
     try:
+        assert conn.transport is not None
         properties = conn.transport.connection.server_properties
         version = properties.get("version", b"?")
         return version.decode() if isinstance(version, bytes) else str(version)

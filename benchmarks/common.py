@@ -100,7 +100,11 @@ async def _rabbitmqctl(*args: str) -> bool:
     if shutil.which("rabbitmqctl") is None:
         return False
     process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl", "-q", *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        "rabbitmqctl",
+        "-q",
+        *args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         async with asyncio.timeout(60):
@@ -201,10 +205,10 @@ async def wait_until(
     process: asyncio.subprocess.Process,
     *,
     what: str,
-    timeout: float,
+    within_s: float,
     log_dir: Path,
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         if process.returncode is not None:
             raise ServiceFailed(f"{what} exited ({process.returncode}):\n{log_tail(log_dir, what)}")
@@ -212,7 +216,7 @@ async def wait_until(
             if await ready():
                 return
         await asyncio.sleep(0.25)
-    raise ServiceFailed(f"{what} not ready after {timeout:.0f} s:\n{log_tail(log_dir, what)}")
+    raise ServiceFailed(f"{what} not ready after {within_s:.0f} s:\n{log_tail(log_dir, what)}")
 
 
 @contextlib.asynccontextmanager
@@ -236,7 +240,7 @@ async def api_server(
             async def ready() -> bool:
                 return (await client.get("/readyz")).status_code == 200
 
-            await wait_until(ready, process, what="api", timeout=90, log_dir=services.log_dir)
+            await wait_until(ready, process, what="api", within_s=90, log_dir=services.log_dir)
         yield base_url
     finally:
         await stop_process(process)
@@ -253,11 +257,13 @@ async def service_process(
         await stop_process(process)
 
 
-async def wait_for_outbox(db: AsyncDatabase[Document], timeout: float = 120.0) -> int:
+async def wait_for_outbox(db: AsyncDatabase[Document], within_s: float = 120.0) -> int:
     """Wait (bounded) until the API's relay published every pending event; what is left."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within_s
     pending = await db.tickets.count_documents({"outbox_pending": True})
-    while pending and time.monotonic() < deadline:
+    for _ in range(int(within_s) + 1):
+        if not pending or time.monotonic() >= deadline:
+            break
         await asyncio.sleep(1.0)
         pending = await db.tickets.count_documents({"outbox_pending": True})
     return pending

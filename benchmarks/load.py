@@ -62,7 +62,9 @@ class WrkRequest:
 
     def lua(self) -> str:
         lines = [f"wrk.method = {_lua_string(self.method)}"]
-        lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in self.headers.items()]
+        lines += [
+            f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in self.headers.items()
+        ]
         if self.body is not None:
             lines.append(f"wrk.body = {_lua_string(self.body)}")
         if len(self.paths) == 1:
@@ -70,7 +72,9 @@ class WrkRequest:
         else:
             lines.append("local paths = {" + ",".join(map(_lua_string, self.paths)) + "}")
             lines.append(_SEED)
-            lines.append("request = function() return wrk.format(nil, paths[math.random(#paths)]) end")
+            lines.append(
+                "request = function() return wrk.format(nil, paths[math.random(#paths)]) end"
+            )
         return "\n".join(lines) + "\n" + _DONE
 
 
@@ -90,7 +94,9 @@ def ensure_wrk() -> str:
     log.info("installing wrk from Debian")
     prefix = [] if os.geteuid() == 0 else ["sudo"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*prefix, "apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, timeout=600)
+    subprocess.run(
+        [*prefix, "apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, timeout=600
+    )
     found = shutil.which("wrk")
     if found is None:
         raise RuntimeError("wrk is not installed and could not be installed")
@@ -118,8 +124,19 @@ async def run_wrk(label: str, base_url: str, request: WrkRequest, plan: WrkPlan)
     """Run wrk for `plan.seconds` against `base_url` (loopback only), bounded by a hard timeout."""
     if not base_url.startswith("http://127.0.0.1:"):
         raise ValueError("the benchmark only sends traffic to 127.0.0.1")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(request.lua())
+    with tempfile.TemporaryDirectory(prefix="zumik_wrk_") as directory:
+        script = write_script(directory, request)
+        output = await _wrk(label, base_url, script, plan)
+    return _parse_wrk(label, output, plan.connections)
+
+
+def write_script(directory: str, request: WrkRequest) -> str:
+    path = Path(directory) / "request.lua"
+    path.write_text(request.lua())
+    return str(path)
+
+
+async def _wrk(label: str, base_url: str, script: str, plan: WrkPlan) -> str:
     command = [
         ensure_wrk(),
         f"-t{plan.threads}",
@@ -127,23 +144,21 @@ async def run_wrk(label: str, base_url: str, request: WrkRequest, plan: WrkPlan)
         f"-d{max(1, round(plan.seconds))}s",
         f"--timeout={max(1, round(plan.timeout_s))}s",
         "-s",
-        script.name,
+        script,
         base_url,
     ]
+    log.info("wrk %s: %s", label, " ".join(command[1:5]))
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     try:
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
-        try:
-            async with asyncio.timeout(plan.seconds + plan.timeout_s + 30):
-                output, _ = await process.communicate()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise
-    finally:
-        Path(script.name).unlink(missing_ok=True)
-    return _parse_wrk(label, output.decode(errors="replace"), plan.connections)
+        async with asyncio.timeout(plan.seconds + plan.timeout_s + 30):
+            output, _ = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    return output.decode(errors="replace")
 
 
 Operation = Callable[[int], Awaitable[object]]

@@ -70,8 +70,10 @@ def markdown_table(table: Table) -> str:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
     separator = "|" + "|".join("---" for _ in table.headers) + "|"
-    return "\n".join([f"**{table.title}**", "", line(table.headers), separator]) + "\n" + "\n".join(
-        map(line, table.rows)
+    return (
+        "\n".join([f"**{table.title}**", "", line(table.headers), separator])
+        + "\n"
+        + "\n".join(map(line, table.rows))
     )
 
 

@@ -9,7 +9,9 @@ from zumik_api.adapters.mongo import Document
 async def store_version(db: AsyncDatabase[Document]) -> str:
     info = await db.command("buildInfo")
     if "ferretdbVersion" in info:
-        return f"FerretDB {info['ferretdbVersion']} (SQLite backend, MongoDB {info['version']} wire)"
+        return (
+            f"FerretDB {info['ferretdbVersion']} (SQLite backend, MongoDB {info['version']} wire)"
+        )
     return f"MongoDB {info.get('version', '?')}"
 
 

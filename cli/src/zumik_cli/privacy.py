@@ -8,11 +8,12 @@ instead of running it twice.
 
 import argparse
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from aiormq.exceptions import AMQPError, ChannelNotFoundEntity, PublishError
-from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange
 from pydantic import ValidationError
 from zumik_api.adapters import mongo
 from zumik_contracts import ids
@@ -69,6 +70,16 @@ async def send_command(
         except (OSError, AMQPError, TimeoutError) as error:
             raise PrivacyCliError(f"cannot reach RabbitMQ ({type(error).__name__})") from None
         try:
+            # Passive: the CLI checks the exchange is there, it never creates it.
+            await broker.declare_exchange(
+                RabbitExchange(topology.exchange.name, type=ExchangeType.TOPIC, declare=False)
+            )
+        except ChannelNotFoundEntity:
+            raise PrivacyCliError(
+                f"the exchange {topology.exchange.name!r} does not exist: is the privacy "
+                "service running?"
+            ) from None
+        try:
             response = await broker.request(
                 body,
                 exchange=topology.exchange,
@@ -85,13 +96,14 @@ async def send_command(
                 f"still be running: send it again with --request-id {request_id} to get its "
                 "outcome (it will not run twice)."
             ) from None
-        except (PublishError, ChannelNotFoundEntity):
+        except PublishError:
             raise PrivacyCliError(
                 f"nothing receives privacy commands on {topology.exchange.name!r}: is the "
                 "privacy service running?"
             ) from None
     finally:
-        await broker.stop()
+        with contextlib.suppress(Exception):  # the outcome (or error) is already known
+            await broker.stop()
     try:
         return PrivacyResult.model_validate_json(response.body)
     except ValidationError:

@@ -29,17 +29,23 @@ class OpsQueue:
                     return message
                 await asyncio.sleep(0.02)
 
-    async def events_for(
+    async def messages_for(
         self, ticket_id: str, count: int, wait_seconds: float = 15.0
-    ) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
+    ) -> list[AbstractIncomingMessage]:
+        """The next `count` messages about `ticket_id`, skipping other tickets' events."""
+        found: list[AbstractIncomingMessage] = []
         async with asyncio.timeout(wait_seconds):
             while len(found) < count:
                 message = await self.next(wait_seconds)
-                body = json.loads(message.body)
-                if body["data"]["ticket_id"] == ticket_id:
-                    found.append(body)
+                if json.loads(message.body)["data"]["ticket_id"] == ticket_id:
+                    found.append(message)
         return found
+
+    async def events_for(
+        self, ticket_id: str, count: int, wait_seconds: float = 15.0
+    ) -> list[dict[str, Any]]:
+        messages = await self.messages_for(ticket_id, count, wait_seconds)
+        return [json.loads(message.body) for message in messages]
 
 
 @pytest.fixture

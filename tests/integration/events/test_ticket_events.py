@@ -30,7 +30,7 @@ async def test_created_ticket_is_published(
     api: httpx.AsyncClient, project: ApiProject, ops_queue: OpsQueue
 ) -> None:
     ticket = await _open(api, project)
-    message = await ops_queue.next()
+    [message] = await ops_queue.messages_for(str(ticket["id"]), 1)
     event = TicketEvent.model_validate_json(message.body)
 
     assert event.type == "ticket.created"

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aio_pika
@@ -78,11 +78,11 @@ class NotifierEnv:
             return queue.declaration_result.message_count or 0
 
     async def dead_letters(
-        self, count: int, containing: bytes = b"", timeout: float = 20.0
+        self, count: int, containing: bytes = b"", within: float = 20.0
     ) -> list[AbstractIncomingMessage]:
         """Take messages off the dead-letter queue until `count` of them contain `containing`."""
         found: list[AbstractIncomingMessage] = []
-        async with amqp_channel(self.settings.amqp_url) as channel, asyncio.timeout(timeout):
+        async with amqp_channel(self.settings.amqp_url) as channel, asyncio.timeout(within):
             queue = await channel.get_queue(self.topology.dead_letter_queue.name)
             while len(found) < count:
                 message = await queue.get(fail=False)
@@ -98,7 +98,9 @@ class NotifierEnv:
         """Put a message straight into the notifier's queue (default exchange)."""
         async with amqp_channel(self.settings.amqp_url) as channel:
             await channel.default_exchange.publish(
-                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties),
+                aio_pika.Message(
+                    body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties
+                ),
                 routing_key=self.topology.events_queue.name,
             )
 
@@ -107,10 +109,10 @@ class NotifierEnv:
             # Unbind from the shared exchange first and let in-flight publishes land: RabbitMQ
             # 3.10 crashes the channel of a publisher (here: the API's relay) that routes to a
             # quorum queue while it is being deleted.
-            queue = await channel.get_queue(self.topology.events_queue.name, ensure=False)
+            events = await channel.get_queue(self.topology.events_queue.name, ensure=False)
             for event_type in NOTIFIED_EVENT_TYPES:
                 with contextlib.suppress(Exception):
-                    await queue.unbind(SUPPORT_EXCHANGE, event_type)
+                    await events.unbind(SUPPORT_EXCHANGE, event_type)
             await asyncio.sleep(0.3)
         async with amqp_channel(self.settings.amqp_url) as channel:
             for queue in self.topology.queues:
@@ -138,14 +140,15 @@ def notifier_settings(
         notifier_max_attempts=4,
         notifier_http_timeout_seconds=2.0,
         notifier_delivery_lease_seconds=5.0,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 
 @pytest.fixture
 async def notifier_env(services: Services, mongodb_url: str) -> AsyncIterator[NotifierEnv]:
     async with recording_server() as resend, recording_server() as webhook:
-        env = NotifierEnv(notifier_settings(services, mongodb_url, resend, webhook), resend, webhook)
+        settings = notifier_settings(services, mongodb_url, resend, webhook)
+        env = NotifierEnv(settings, resend, webhook)
         try:
             yield env
         finally:
@@ -166,8 +169,8 @@ class OpsQueue:
     def __init__(self, queue: AbstractQueue) -> None:
         self.queue = queue
 
-    async def event_for(self, ticket_id: str, timeout: float = 15.0) -> AbstractIncomingMessage:
-        async with asyncio.timeout(timeout):
+    async def event_for(self, ticket_id: str, within: float = 15.0) -> AbstractIncomingMessage:
+        async with asyncio.timeout(within):
             while True:
                 message = await self.queue.get(fail=False)
                 if message is None:
@@ -189,6 +192,46 @@ async def ops_queue(services: Services) -> AsyncIterator[OpsQueue]:
     await queue.bind(exchange, "#")
     yield OpsQueue(queue)
     await connection.close()
+
+
+class DurableOpsQueue:
+    """An ops queue that survives a broker restart: durable, quorum, bound with `#`."""
+
+    def __init__(self, amqp_url: str, name: str) -> None:
+        self.amqp_url = amqp_url
+        self.name = name
+
+    async def events(
+        self, wanted: Callable[[dict[str, Any]], bool], within: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Every event now in the queue that `wanted` accepts, in queue order."""
+        found: list[dict[str, Any]] = []
+        async with amqp_channel(self.amqp_url) as channel, asyncio.timeout(within):
+            queue = await channel.get_queue(self.name)
+            while (message := await queue.get(fail=False)) is not None:
+                await message.ack()
+                event = json.loads(message.body)
+                if wanted(event):
+                    found.append(event)
+        return found
+
+
+@pytest.fixture
+async def durable_ops_queue(services: Services) -> AsyncIterator[DurableOpsQueue]:
+    name = f"test.ops.durable.{secrets.token_hex(4)}"
+    async with amqp_channel(services.amqp_url) as channel:
+        exchange = await channel.declare_exchange(
+            SUPPORT_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(
+            name, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.bind(exchange, "#")
+    yield DurableOpsQueue(services.amqp_url, name)
+    async with amqp_channel(services.amqp_url) as channel:
+        await (await channel.get_queue(name, ensure=False)).unbind(SUPPORT_EXCHANGE, "#")
+        await asyncio.sleep(0.3)  # see NotifierEnv.delete_topology
+        await channel.queue_delete(name)
 
 
 # ---- helpers the tests share ------------------------------------------------------------------
@@ -224,8 +267,11 @@ def delivered(requests: list[Request], ticket_id: str) -> list[Request]:
 def expected_signature(request: Request) -> str:
     """Standard Webhooks, computed here independently of the notifier's code."""
     signed = b".".join(
-        [request.headers["webhook-id"].encode(), request.headers["webhook-timestamp"].encode(),
-         request.body]
+        [
+            request.headers["webhook-id"].encode(),
+            request.headers["webhook-timestamp"].encode(),
+            request.body,
+        ]
     )
     digest = hmac.new(WEBHOOK_KEY, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()

@@ -14,8 +14,15 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-REASONS = {200: "OK", 400: "Bad Request", 408: "Request Timeout", 422: "Unprocessable Entity",
-           429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    408: "Request Timeout",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 @dataclass(frozen=True)
@@ -74,10 +81,10 @@ class RecordingServer:
         return [r for r in self.requests if predicate(r)]
 
     async def wait_for(
-        self, predicate: Callable[[list[Request]], bool], timeout: float = 15.0
+        self, predicate: Callable[[list[Request]], bool], within: float = 15.0
     ) -> list[Request]:
         """Wait until `predicate(all requests so far)` holds; returns the requests."""
-        async with asyncio.timeout(timeout), self._arrived:
+        async with asyncio.timeout(within), self._arrived:
             await self._arrived.wait_for(lambda: predicate(self.requests))
         return list(self.requests)
 

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import os
 import shutil
 from collections import Counter
 
@@ -11,6 +10,7 @@ import pytest
 
 from tests.conftest import ApiProject
 from tests.integration.notifier.conftest import (
+    DurableOpsQueue,
     NotifierEnv,
     OpsQueue,
     delivered,
@@ -32,12 +32,15 @@ async def _run(*command: str) -> None:
     assert process.returncode == 0, f"{' '.join(command)}: {stderr.decode()}"
 
 
-async def _wait_until_rabbitmq_runs(timeout: float) -> None:
-    async with asyncio.timeout(timeout):
+async def _wait_until_rabbitmq_runs(within: float) -> None:
+    async with asyncio.timeout(within):
         while True:
             process = await asyncio.create_subprocess_exec(
-                "rabbitmq-diagnostics", "-q", "check_running",
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                "rabbitmq-diagnostics",
+                "-q",
+                "check_running",
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
             )
             if await process.wait() == 0:
                 return
@@ -46,21 +49,21 @@ async def _wait_until_rabbitmq_runs(timeout: float) -> None:
 
 def _webhook_ids(requests: list[Request], ticket_ids: list[str]) -> Counter[str]:
     return Counter(
-        r.headers["webhook-id"]
-        for ticket_id in ticket_ids
-        for r in delivered(requests, ticket_id)
+        r.headers["webhook-id"] for ticket_id in ticket_ids for r in delivered(requests, ticket_id)
     )
 
 
 async def test_rabbitmq_outage_loses_nothing_and_sends_nothing_twice(
-    services: Services, api: httpx.AsyncClient, project: ApiProject, notifier: NotifierEnv
+    services: Services,
+    api: httpx.AsyncClient,
+    project: ApiProject,
+    notifier: NotifierEnv,
+    durable_ops_queue: DurableOpsQueue,
 ) -> None:
     if services.source != "local":
-        pytest.skip(f"needs the local RabbitMQ to stop and start it; services are {services.source}")
-    if shutil.which("rabbitmqctl") is None or (os.geteuid() != 0 and not os.access(
-        "/var/lib/rabbitmq/.erlang.cookie", os.R_OK
-    )):
-        pytest.skip("rabbitmqctl is not usable by this user")
+        pytest.skip(f"stops and starts the local RabbitMQ; services come from {services.source}")
+    if shutil.which("rabbitmqctl") is None:
+        pytest.skip("rabbitmqctl is not installed")
 
     warm_up = await open_ticket(api, project, subject="before the outage")
     await notifier.webhook.wait_for(lambda rs: len(delivered(rs, warm_up["id"])) >= 1)
@@ -96,8 +99,13 @@ async def test_rabbitmq_outage_loses_nothing_and_sends_nothing_twice(
     assert len(sent) == expected, "every event arrived"
     assert set(sent.values()) == {1}, f"a webhook was sent twice: {sent}"
     for ticket_id in ticket_ids:
-        types = [json.loads(r.body)["type"] for r in delivered(notifier.webhook.requests, ticket_id)]
-        assert types == ["ticket.created", "ticket.message_added"], "in order per ticket"
+        # Deliveries run concurrently (and retries come later), so webhooks promise no order;
+        # the events on the queue do (see below).
+        hooks = delivered(notifier.webhook.requests, ticket_id)
+        assert sorted(json.loads(r.body)["type"] for r in hooks) == [
+            "ticket.created",
+            "ticket.message_added",
+        ]
     emails = Counter(
         r.headers["idempotency-key"]
         for t in ticket_ids
@@ -105,6 +113,12 @@ async def test_rabbitmq_outage_loses_nothing_and_sends_nothing_twice(
     )
     assert set(emails.values()) == {1}
     assert set(emails) == set(sent)
+
+    on_queue = await durable_ops_queue.events(lambda e: e["data"]["ticket_id"] in ticket_ids)
+    assert {e["id"] for e in on_queue} == set(sent), "ops queues got every event too"
+    for ticket_id in ticket_ids:
+        types = [e["type"] for e in on_queue if e["data"]["ticket_id"] == ticket_id]
+        assert types == ["ticket.created", "ticket.message_added"], "in order per ticket"
 
 
 async def test_events_wait_in_the_queue_while_the_notifier_is_stopped(

@@ -20,11 +20,13 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractExchange
 from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.projects import ProjectRepository
 from zumik_api.billing import BILLING_DEAD_LETTERS
 from zumik_api.clock import utc_now
 from zumik_api.container import Container
+from zumik_api.service.plans import PlanChanges
 from zumik_contracts.billing import BILLING_EXCHANGE, PLAN_CHANGED, PlanChanged
 from zumik_contracts.tickets import Plan
 
@@ -225,13 +227,14 @@ async def test_concurrent_plan_changes_keep_the_newest(
     """Two API replicas each consume one change for the same project at the same moment (the
     queue has one consumer per replica): the newer change must win whatever the interleaving,
     as it does when they arrive one after the other."""
-    replica_a, replica_b = ProjectRepository(db), ProjectRepository(db)
+    replica_a = PlanChanges(ProjectRepository(db), TicketLocks(db.ticket_locks))
+    replica_b = PlanChanges(ProjectRepository(db), TicketLocks(db.ticket_locks))
     for _ in range(5):
         project = await make_project(plan="base", name="Racing changes")
         now = utc_now()
         await asyncio.gather(
-            replica_a.apply_plan_change(project.id, "enterprise", now + timedelta(seconds=1)),
-            replica_b.apply_plan_change(project.id, "free", now),
+            replica_a.apply(project.id, "enterprise", now + timedelta(seconds=1)),
+            replica_b.apply(project.id, "free", now),
         )
         found = await ProjectRepository(db).get(project.id)
         assert found is not None

@@ -10,8 +10,10 @@ from faststream.specification import AsyncAPI
 
 from zumik_api.adapters import mongo
 from zumik_api.adapters.events import EventPublisher, make_broker
+from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.projects import ProjectRepository
 from zumik_api.billing import subscribe_plan_changes
+from zumik_api.service.plans import PlanChanges
 
 DOCUMENT_URL = "amqp://guest:guest@rabbitmq:5672/"
 DOCUMENT_DB = "mongodb://mongo:27017/zumik_support"
@@ -22,7 +24,8 @@ def document() -> str:
     broker = make_broker(DOCUMENT_URL)
     EventPublisher(broker)
     # The client connects lazily and is never used: only the subscriber's shape is read.
-    subscribe_plan_changes(broker, ProjectRepository(mongo.database(mongo.connect(DOCUMENT_DB))))
+    db = mongo.database(mongo.connect(DOCUMENT_DB))
+    subscribe_plan_changes(broker, PlanChanges(ProjectRepository(db), TicketLocks(db.ticket_locks)))
     spec = AsyncAPI(
         broker,
         title="Zumik Support API: ticket events",

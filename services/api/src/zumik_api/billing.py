@@ -10,7 +10,7 @@ from faststream.rabbit import QueueType, RabbitBroker, RabbitQueue
 from zumik_contracts.billing import PLAN_CHANGED, PlanChanged
 from zumik_contracts.topology import billing_exchange
 
-from zumik_api.adapters.projects import ProjectRepository
+from zumik_api.service.plans import PlanChanges
 
 log = logging.getLogger("zumik_api.billing")
 
@@ -43,14 +43,17 @@ def dead_letter_queue() -> RabbitQueue:
     )
 
 
-def subscribe_plan_changes(broker: RabbitBroker, projects: ProjectRepository) -> None:
+async def declare_dead_letters(broker: RabbitBroker) -> None:
+    """Declared before the subscriber starts, so no rejected message is dropped."""
+    await broker.declare_queue(dead_letter_queue())
+
+
+def subscribe_plan_changes(broker: RabbitBroker, plan_changes: PlanChanges) -> None:
     """Malformed or unknown-plan messages fail validation and are rejected to the DLQ."""
 
     @broker.subscriber(billing_queue(), billing_exchange, title="zumik.api.billing:plan_changed")
     async def on_plan_changed(change: PlanChanged) -> None:
-        applied = await projects.apply_plan_change(
-            change.project_id, change.plan, change.occurred_at
-        )
+        applied = await plan_changes.apply(change.project_id, change.plan, change.occurred_at)
         if applied is None:
             log.warning("plan change %s names an unknown project", change.id)
             raise UnknownProject(change.project_id)

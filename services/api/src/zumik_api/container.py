@@ -17,11 +17,12 @@ from zumik_api.adapters.projects import ProjectRepository
 from zumik_api.adapters.queue import SupportQueue
 from zumik_api.adapters.staff import StaffRepository
 from zumik_api.adapters.tickets import TicketRepository
-from zumik_api.billing import subscribe_plan_changes
+from zumik_api.billing import declare_dead_letters, subscribe_plan_changes
 from zumik_api.clock import Clock, utc_now
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.relay import OutboxRelay
 from zumik_api.scheduler import SlaScheduler
+from zumik_api.service.plans import PlanChanges
 from zumik_api.service.tickets import TicketService
 from zumik_api.settings import Settings
 
@@ -87,8 +88,8 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
     )
     projects = ProjectRepository(db)
     broker = make_broker(settings.amqp_url)
-    subscribe_plan_changes(broker, projects)
-    publisher = EventPublisher(broker)
+    subscribe_plan_changes(broker, PlanChanges(projects, locks))
+    publisher = EventPublisher(broker, before_start=[declare_dead_letters])
     relay = OutboxRelay(db, publisher, locks, clock)
     tickets = TicketService(
         TicketRepository(db), locks, calendar_from(settings), clock, on_committed=relay.notify

@@ -6,6 +6,9 @@ broker's graceful timeout to finish (the rest are redelivered later), then the c
 
 import asyncio
 import logging
+import sys
+
+from pydantic import ValidationError
 
 from zumik_notifier.app import build_notifier, enabled_channels
 from zumik_notifier.logs import configure_logging
@@ -16,7 +19,14 @@ log = logging.getLogger("zumik_notifier")
 
 def main() -> None:
     configure_logging()
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        # Pydantic's own message quotes the input, secrets included: name the problems only.
+        for problem in error.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            log.error("invalid configuration: %s: %s", where, problem["msg"])
+        sys.exit(2)
     channels = enabled_channels(settings)
     if not channels:
         log.warning("no channel configured (RESEND_API_KEY, OPS_WEBHOOK_URL): events are only read")

@@ -10,9 +10,9 @@ import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
+from aio_pika.abc import HeadersType
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.publisher import RabbitPublisher
-from pamqp.common import FieldValue
 from zumik_contracts.events import SCHEMA_VERSION_HEADER, TicketEvent
 
 from zumik_notifier.topology import ALL_CHANNELS, DELAY_HEADER, ChannelName, Topology, delay_label
@@ -26,8 +26,7 @@ FAILURE_KIND_HEADER = "x-zumik-failure-kind"
 ATTEMPTS_HEADER = "x-zumik-attempts"
 LAST_STATUS_HEADER = "x-zumik-last-status"
 
-# aio-pika's header table type; the notifier only puts str and int values in it.
-Headers = dict[str, FieldValue]
+Headers = HeadersType  # aio-pika's header table; the notifier only puts str and int values in it
 
 
 class FailureKind(StrEnum):

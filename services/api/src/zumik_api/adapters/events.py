@@ -7,6 +7,7 @@ raises, so the caller keeps the event in the outbox and tries again later.
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from faststream.rabbit import Channel, RabbitBroker
@@ -31,8 +32,13 @@ def make_broker(amqp_url: str) -> RabbitBroker:
 
 
 class EventPublisher:
-    def __init__(self, broker: RabbitBroker) -> None:
+    def __init__(
+        self,
+        broker: RabbitBroker,
+        before_start: Sequence[Callable[[RabbitBroker], Awaitable[None]]] = (),
+    ) -> None:
         self.broker = broker
+        self._before_start = before_start
         self._publishers: dict[str, RabbitPublisher] = {
             event_type: broker.publisher(
                 exchange=support_exchange,
@@ -47,9 +53,12 @@ class EventPublisher:
         }
 
     async def connect(self) -> None:
-        """Connect, declare the exchange, and start the broker's subscribers (billing)."""
-        await self.broker.start()
+        """Connect, declare the exchange and dead-letter queues, then start the subscribers."""
+        await self.broker.connect()
         await self.broker.declare_exchange(support_exchange)
+        for declare in self._before_start:
+            await declare(self.broker)
+        await self.broker.start()
 
     async def ping(self) -> bool:
         try:

@@ -21,6 +21,9 @@ QUEUE_SORT = [("queue_class", 1), ("queue_due", 1), ("created_at", 1), ("_id", 1
 _PROJECTION = {"messages": 0, "outbox": 0, "history": 0}
 
 
+_BAD_CURSOR = "The cursor is not one this API returned."
+
+
 class InvalidCursor(ValueError):
     pass
 
@@ -54,14 +57,17 @@ def decode_cursor(cursor: str) -> tuple[int, datetime, datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         queue_class, due, created, ticket_id = json.loads(base64.urlsafe_b64decode(padded))
-        return (
+        decoded = (
             int(queue_class),
             datetime.fromisoformat(due),
             datetime.fromisoformat(created),
             str(ticket_id),
         )
-    except (ValueError, TypeError) as error:
-        raise InvalidCursor("The cursor is not one this API returned.") from error
+    except (ValueError, TypeError, OverflowError) as error:
+        raise InvalidCursor(_BAD_CURSOR) from error
+    if decoded[0] not in (0, 1) or decoded[1].tzinfo is None or decoded[2].tzinfo is None:
+        raise InvalidCursor(_BAD_CURSOR)
+    return decoded
 
 
 def _after(cursor: str) -> dict[str, Any]:

@@ -1,0 +1,302 @@
+"""Issue 5: the team's side. The staff queue's p99 with 100,000 open tickets across 1,000
+projects against 1,000 tickets, and one SLA scheduler pass over the 100,000 tickets.
+
+The tickets are a realistic mix: most were opened in the last two hours and are not due yet
+(a quarter are community-tier, with no target at all); a backlog opened days ago whose warning
+and breach the scheduler already recorded; and a few that just became due for a warning or a
+breach, which the measured pass has to record.
+"""
+
+import asyncio
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.projects import ProjectRepository
+from zumik_api.adapters.queue import _PROJECTION, QUEUE_SORT
+from zumik_api.clock import utc_now
+from zumik_api.container import build_container
+from zumik_api.domain.tickets import Ticket
+from zumik_api.scheduler import due_query
+from zumik_api.settings import Settings
+from zumik_contracts.tickets import PLANS
+
+from benchmarks.broker import sink_queue
+from benchmarks.common import Services, api_server, bench_database, bench_vhost
+from benchmarks.load import Operation, WrkPlan, WrkRequest, run_driver, run_wrk
+from benchmarks.report import Section
+from benchmarks.seed import SeedProject, create_staff_token, insert_all, open_ticket, stored
+from benchmarks.stats import LoadResult, fmt, fmt_ratio, ratio
+from benchmarks.store import query_plan
+
+LARGE = (1000, 100)  # projects, tickets per project
+SMALL = (10, 100)
+DUE_CANDIDATES = 40  # half due for a warning, half for a breach
+BACKLOG_SHARE = 0.10
+PAGE = 20
+QUEUE_CONNECTIONS = 2
+QUEUE_RATIO_TARGET = 2.0
+PASS_TARGET_S = 5.0
+PASS_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class Dataset:
+    tickets: int
+    projects: int
+    candidates: int
+    staff_token: str
+
+
+# -- the data ---------------------------------------------------------------------------------
+
+
+def settle_sla(ticket: Ticket, now: datetime) -> None:
+    """What earlier scheduler passes left: every warning or breach already due is recorded."""
+    if ticket.sla_warning_at is not None and ticket.sla_warning_at <= now:
+        ticket.sla_warning_emitted = True
+    if ticket.first_response_due_at is not None and ticket.first_response_due_at <= now:
+        ticket.sla_breach_emitted = True
+
+
+def make_due(ticket: Ticket, now: datetime, *, breach: bool) -> None:
+    """Just became due: for a warning (80% used), or for a breach (and its warning)."""
+    if breach:
+        ticket.first_response_due_at = now - timedelta(minutes=1)
+        ticket.sla_warning_at = now - timedelta(hours=1)
+    else:
+        ticket.first_response_due_at = now + timedelta(minutes=30)
+        ticket.sla_warning_at = now - timedelta(minutes=1)
+
+
+def mixed_tickets(
+    projects: list[SeedProject], per_project: int, due: dict[int, bool], now: datetime
+) -> Iterator[Document]:
+    rng = random.Random(6)
+    for index in range(len(projects) * per_project):
+        project = projects[index % len(projects)]
+        backlog = rng.random() < BACKLOG_SHARE
+        ago = timedelta(days=rng.uniform(1, 10)) if backlog else timedelta(hours=rng.uniform(0, 2))
+        ticket = open_ticket(project, now, rng, created_ago=ago)
+        if index in due:
+            make_due(ticket, now, breach=due[index])
+        else:
+            settle_sla(ticket, now)
+        yield stored(ticket)
+
+
+async def create_projects(db: AsyncDatabase[Document], count: int) -> list[SeedProject]:
+    repository = ProjectRepository(db)
+    projects: list[SeedProject] = []
+    for start in range(0, count, 50):
+        made = await asyncio.gather(
+            *(
+                repository.create(f"bench project {i}", PLANS[i % len(PLANS)], utc_now())
+                for i in range(start, min(count, start + 50))
+            )
+        )
+        projects += [SeedProject(p.id, p.plan) for p in made]
+    return projects
+
+
+def due_tickets(projects: list[SeedProject], per_project: int, count: int) -> dict[int, bool]:
+    """`count` ticket indexes (of projects with a first-response target) that just became due,
+    each mapped to True for a breach, False for a warning: half and half."""
+    dated = [i for i, p in enumerate(projects) if p.plan != "free"]
+    count = min(count, len(dated) * per_project)
+    rng = random.Random(7)
+    chosen: dict[int, bool] = {}
+    while len(chosen) < count:
+        index = rng.choice(dated) + len(projects) * rng.randrange(per_project)
+        chosen.setdefault(index, len(chosen) % 2 == 0)
+    return chosen
+
+
+async def seed(db: AsyncDatabase[Document], shape: tuple[int, int], candidates: int) -> Dataset:
+    project_count, per_project = shape
+    projects = await create_projects(db, project_count)
+    due = due_tickets(projects, per_project, candidates)
+    inserted = await insert_all(db.tickets, mixed_tickets(projects, per_project, due, utc_now()))
+    return Dataset(inserted, project_count, len(due), await create_staff_token(db))
+
+
+# -- the queue --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueRun:
+    tickets: int
+    api: LoadResult
+    driver: LoadResult
+    plan: str
+
+
+def raw_queue(db: AsyncDatabase[Document]) -> Operation:
+    async def page(_: int) -> None:
+        await (
+            db.tickets.find({"awaiting_team": True}, _PROJECTION)
+            .sort(QUEUE_SORT)
+            .limit(PAGE + 1)
+            .to_list(None)
+        )
+
+    return page
+
+
+async def probe(base_url: str, token: str) -> float:
+    """One request's latency, to size the wrk run so it collects enough samples."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=300.0) as client:
+        started = time.monotonic()
+        response = await client.get(
+            f"/v2/support/staff/queue?limit={PAGE}", headers={"Authorization": f"Bearer {token}"}
+        )
+        response.raise_for_status()
+        return time.monotonic() - started
+
+
+async def measure_queue(
+    services: Services, amqp_url: str, db_url: str, db: AsyncDatabase[Document], data: Dataset
+) -> QueueRun:
+    driver = await run_driver("queue", raw_queue(db), concurrency=1, seconds=10.0, max_ops=200)
+    async with api_server(services, db_url, amqp_url) as base_url:
+        single = await probe(base_url, data.staff_token)
+        plan = WrkPlan(
+            seconds=min(60.0, max(10.0, 15 * single)),
+            threads=1,
+            connections=QUEUE_CONNECTIONS,
+            timeout_s=max(30.0, 10 * single),
+        )
+        request = WrkRequest(
+            "GET",
+            [f"/v2/support/staff/queue?limit={PAGE}"],
+            {"Authorization": f"Bearer {data.staff_token}"},
+        )
+        api = await run_wrk(f"queue at {data.tickets:,}", base_url, request, plan)
+    sort = dict(QUEUE_SORT)
+    return QueueRun(
+        data.tickets, api, driver, await query_plan(db, {"awaiting_team": True}, sort, PAGE + 1)
+    )
+
+
+# -- the scheduler ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PassRun:
+    seconds: float
+    candidates: int
+    recorded: int
+    idle_seconds: float
+    query_seconds: float
+
+
+async def timed_pass(settings: Settings) -> tuple[float, int, int]:
+    container = build_container(settings)
+    try:
+        started = time.monotonic()
+        async with asyncio.timeout(PASS_TIMEOUT_S):
+            result = await container.scheduler.run_pass()
+        return time.monotonic() - started, result.candidates, result.recorded
+    finally:
+        await container.client.close()
+
+
+async def measure_pass(db_url: str, amqp_url: str, db: AsyncDatabase[Document]) -> PassRun:
+    """One pass with the due tickets to record, then an idle one; and the bare candidate query."""
+    started = time.monotonic()
+    await db.tickets.find(due_query(utc_now()), {"_id": 1}).to_list(None)
+    query_seconds = time.monotonic() - started
+    settings = Settings(mongodb_url=db_url, amqp_url=amqp_url, sla_scheduler_enabled=False)
+    seconds, candidates, recorded = await timed_pass(settings)
+    idle_seconds, _, _ = await timed_pass(settings)
+    return PassRun(seconds, candidates, recorded, idle_seconds, query_seconds)
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def report_queue(section: Section, small: QueueRun, large: QueueRun) -> None:
+    rows = [
+        [
+            f"{run.tickets:,}",
+            f"{run.api.requests:,}",
+            fmt(run.api.rate, 2),
+            fmt(run.api.p50_ms),
+            fmt(run.api.p99_ms),
+            f"{run.driver.requests:,}",
+            fmt(run.driver.p50_ms),
+            fmt(run.driver.p99_ms),
+            f"{run.api.errors}",
+        ]
+        for run in (small, large)
+    ]
+    section.table(
+        f"GET /v2/support/staff/queue?limit={PAGE} (wrk, 1 thread, {QUEUE_CONNECTIONS} "
+        "connections) and its query on the driver (1 at a time)",
+        [
+            "open tickets",
+            "API samples",
+            "API req/s",
+            "API p50 ms",
+            "API p99 ms",
+            "driver samples",
+            "driver p50 ms",
+            "driver p99 ms",
+            "API errors",
+        ],
+        rows,
+    )
+    api_ratio = ratio(large.api.p99_ms, small.api.p99_ms)
+    section.verdict(
+        f"queue p99 within {QUEUE_RATIO_TARGET:.0f}x between {small.tickets:,} and "
+        f"{large.tickets:,} open tickets",
+        api_ratio <= QUEUE_RATIO_TARGET,
+        f"{fmt(large.api.p99_ms)} ms vs {fmt(small.api.p99_ms)} ms = {fmt_ratio(api_ratio)} "
+        f"(driver: {fmt_ratio(ratio(large.driver.p99_ms, small.driver.p99_ms))})",
+    )
+    section.note(f"the queue's query plan on this store: {large.plan}.")
+
+
+def report_pass(section: Section, run: PassRun, tickets: int) -> None:
+    section.table(
+        f"SlaScheduler.run_pass() over {tickets:,} open tickets",
+        ["pass", "seconds", "candidates", "recorded"],
+        [
+            ["with due tickets", fmt(run.seconds, 2), f"{run.candidates}", f"{run.recorded}"],
+            ["idle (nothing due)", fmt(run.idle_seconds, 2), "0", "0"],
+            ["its candidate query alone (driver)", fmt(run.query_seconds, 2), "-", "-"],
+        ],
+    )
+    per_ticket = (run.seconds - run.query_seconds) / run.candidates if run.candidates else 0.0
+    section.verdict(
+        f"an SLA scheduler pass over {tickets:,} tickets < {PASS_TARGET_S:.0f} s",
+        run.seconds < PASS_TARGET_S,
+        f"{run.seconds:.2f} s ({run.candidates} due tickets recorded at about "
+        f"{per_ticket:.2f} s each after a {run.query_seconds:.2f} s candidate query; "
+        f"an idle pass took {run.idle_seconds:.2f} s)",
+    )
+
+
+async def run(services: Services) -> Section:
+    section = Section("staff", "Staff queue and SLA scheduler (issue 5)")
+    async with bench_vhost(services) as amqp_url, sink_queue(amqp_url):
+        async with bench_database(services, "staff_small") as bench:
+            data = await seed(bench.db, SMALL, 0)
+            small = await measure_queue(services, amqp_url, bench.url, bench.db, data)
+        async with bench_database(services, "staff") as bench:
+            started = time.monotonic()
+            data = await seed(bench.db, LARGE, DUE_CANDIDATES)
+            section.note(
+                f"seeded {data.tickets:,} tickets over {data.projects:,} projects in "
+                f"{time.monotonic() - started:.0f} s ({data.candidates} of them just due)."
+            )
+            large = await measure_queue(services, amqp_url, bench.url, bench.db, data)
+            passed = await measure_pass(bench.url, amqp_url, bench.db)
+    report_queue(section, small, large)
+    report_pass(section, passed, data.tickets)
+    return section
