@@ -10,7 +10,7 @@ sync:
 services:
 	@scripts/services start
 
-up: sync services
+up: sync
 	@scripts/run-stack
 
 lint: sync

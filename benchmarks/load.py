@@ -22,6 +22,8 @@ log = logging.getLogger("benchmarks")
 
 WRK_MARKER = "WRKJSON "
 
+Operation = Callable[[int], Awaitable[object]]
+
 _DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -84,6 +86,31 @@ class WrkPlan:
     threads: int = 2
     connections: int = 16
     timeout_s: float = 30.0
+
+
+def sized_plan(
+    latency_s: float,
+    *,
+    connections: int,
+    samples: int = 12,
+    min_s: float = 8.0,
+    max_s: float = 40.0,
+) -> WrkPlan:
+    """A plan for slow requests: long enough for about `samples` of them (within bounds), with a
+    timeout well above one request's time, so no slow request is dropped as a timeout."""
+    seconds = min(max_s, max(min_s, samples * latency_s / connections))
+    return WrkPlan(
+        seconds=seconds,
+        threads=min(2, connections),
+        connections=connections,
+        timeout_s=max(30.0, 4 * latency_s),
+    )
+
+
+async def time_once(operation: Operation) -> float:
+    started = time.perf_counter()
+    await operation(0)
+    return time.perf_counter() - started
 
 
 def ensure_wrk() -> str:
@@ -159,9 +186,6 @@ async def _wrk(label: str, base_url: str, script: str, plan: WrkPlan) -> str:
         await process.wait()
         raise
     return output.decode(errors="replace")
-
-
-Operation = Callable[[int], Awaitable[object]]
 
 
 async def run_driver(

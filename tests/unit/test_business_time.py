@@ -106,6 +106,15 @@ def test_start_in_other_zone_and_result_is_utc() -> None:
     assert result.tzinfo is UTC
 
 
+def test_local_evening_in_a_zone_behind_utc_belongs_to_the_local_date() -> None:
+    # Monday 20:00 EST is already Tuesday 01:00 UTC; it is Monday's hours that apply.
+    calendar = BusinessCalendar.parse("America/New_York", "mon 09:00-23:00", "")
+    monday_evening = datetime(2026, 3, 2, 20, tzinfo=NEW_YORK)
+    assert calendar.is_open(monday_evening)
+    assert calendar.add_business_time(monday_evening, H) == utc(2026, 3, 3, 2)
+    assert calendar.business_time_between(monday_evening, utc(2026, 3, 4)) == 3 * H
+
+
 def test_business_time_between_basic_cases() -> None:
     assert DEFAULT.business_time_between(utc(2026, 3, 6, 16), utc(2026, 3, 9, 10)) == 2 * H
     assert DEFAULT.business_time_between(utc(2026, 3, 9, 10), utc(2026, 3, 6, 16)) == timedelta(0)

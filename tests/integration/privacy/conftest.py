@@ -82,7 +82,9 @@ async def results(
     async with connection:
         channel = await connection.channel()
         exchange = await channel.get_exchange(privacy_service.topology.exchange.name)
-        queue = await channel.declare_queue(f"test.privacy.results.{secrets.token_hex(4)}", exclusive=True)
+        queue = await channel.declare_queue(
+            f"test.privacy.results.{secrets.token_hex(4)}", exclusive=True
+        )
         await queue.bind(exchange, "privacy.*.completed")
         await queue.bind(exchange, "privacy.*.failed")
         yield ResultTap(queue)

@@ -99,7 +99,9 @@ class ResultTap:
     def __init__(self, queue: AbstractQueue) -> None:
         self.queue = queue
 
-    async def for_request(self, request_id: str | None, timeout: float = 10.0) -> tuple[str, dict[str, Any]]:
+    async def for_request(
+        self, request_id: str | None, timeout: float = 10.0
+    ) -> tuple[str, dict[str, Any]]:
         """(routing key, body) of the first result for `request_id` (None: an unreadable one)."""
         async with asyncio.timeout(timeout):
             while True:

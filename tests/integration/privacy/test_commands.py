@@ -39,7 +39,8 @@ async def test_a_repeated_erasure_returns_the_same_receipt_and_does_nothing(
     new_ticket = await open_ticket(api, project, erin, replies=0)
     second = await privacy.erase(project.id, email=erin.email, request_id=request_id)
 
-    assert not first.replayed and second.replayed
+    assert not first.replayed
+    assert second.replayed
     assert second.receipt == first.receipt
     assert (await get_ticket(api, project, new_ticket))[0] == 200
     assert await db.privacy_receipts.count_documents({"_id": request_id}) == 1
@@ -62,7 +63,8 @@ async def test_a_repeated_export_returns_the_same_reference(
     chunks = await db.privacy_export_chunks.count_documents({"export_id": request_id})
     second = await privacy.export(project.id, request_id=request_id)
 
-    assert not first.replayed and second.replayed
+    assert not first.replayed
+    assert second.replayed
     assert second.export == first.export
     assert await db.privacy_exports.count_documents({"_id": request_id}) == 1
     assert await db.privacy_export_chunks.count_documents({"export_id": request_id}) == chunks
@@ -117,8 +119,10 @@ async def test_a_bad_command_fails_cleanly_touches_nothing_and_is_dead_lettered(
     result = await privacy.send_raw(raw, routing_key, request_id)
 
     assert result.status == "failed"
-    assert result.error is not None and result.error.code == code
-    assert result.receipt is None and result.export is None
+    assert result.error is not None
+    assert result.error.code == code
+    assert result.receipt is None
+    assert result.export is None
     readable_id = request_id if request_id.encode() in raw and code != "malformed_json" else None
     assert result.request_id == readable_id
     assert erin.email.lower() not in result.model_dump_json().lower()
@@ -147,6 +151,7 @@ async def test_a_request_id_reused_for_another_command_is_refused(
     reused = await privacy.send("erase", project.id, email=erin.email, request_id=request_id)
 
     assert reused.status == "failed"
-    assert reused.error is not None and reused.error.code == "request_id_reused"
+    assert reused.error is not None
+    assert reused.error.code == "request_id_reused"
     assert await db.tickets.count_documents({"_id": erin.ticket_ids[0]}) == 1
     await dead_letters.find(request_id)

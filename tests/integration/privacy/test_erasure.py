@@ -46,21 +46,24 @@ async def test_subject_erasure_removes_every_trace_and_nothing_else(
     await open_ticket(api, project, olga, replies=2)
     await record_deliveries(db, project.id, erin.ticket_ids + olga.ticket_ids)
     stored_export = await privacy.export(project.id)  # holds Erin's tickets too
-    assert stored_export.export is not None and stored_export.export.count == 3
+    assert stored_export.export is not None
+    assert stored_export.export.count == 3
     olga_before = [await get_ticket(api, project, t) for t in olga.ticket_ids]
 
     # Another casing than the tickets': the same person.
     result = await privacy.erase(project.id, email=erin.email.upper())
 
     receipt = result.receipt
-    assert receipt is not None and not result.replayed
+    assert receipt is not None
+    assert not result.replayed
     assert receipt.scope.kind == "subject"
     assert receipt.scope.subject_hash == expected_hash(erin.email)
     assert receipt.counts.tickets == 2
     assert receipt.counts.messages == 5  # 2 openings, 2 replies, 1 internal note
     assert receipt.counts.idempotency_keys == 4  # 2 creations, 2 replies
     assert receipt.counts.notification_deliveries == 2
-    assert receipt.counts.exports == 1 and receipt.counts.export_chunks >= 1
+    assert receipt.counts.exports == 1
+    assert receipt.counts.export_chunks >= 1
     assert receipt.counts.projects == receipt.counts.api_keys == 0
     assert receipt.started_at <= receipt.completed_at
 
@@ -73,9 +76,11 @@ async def test_subject_erasure_removes_every_trace_and_nothing_else(
     assert await db.projects.count_documents({"_id": project.id}) == 1
 
     stored = await db.privacy_receipts.find_one({"_id": result.request_id})
-    assert stored is not None and stored["state"] == "completed"
+    assert stored is not None
+    assert stored["state"] == "completed"
     text = json.dumps(stored, default=str).lower()
-    assert erin.email.lower() not in text and "@" not in text
+    assert erin.email.lower() not in text
+    assert "@" not in text
 
 
 async def test_project_erasure_removes_the_project_and_its_keys(
@@ -105,7 +110,8 @@ async def test_project_erasure_removes_the_project_and_its_keys(
     result = await privacy.erase(project.id)
 
     receipt = result.receipt
-    assert receipt is not None and receipt.scope.kind == "project"
+    assert receipt is not None
+    assert receipt.scope.kind == "project"
     assert receipt.scope.subject_hash is None
     counts = receipt.counts
     assert (counts.projects, counts.api_keys, counts.tickets) == (1, 2, 2)
@@ -113,7 +119,8 @@ async def test_project_erasure_removes_the_project_and_its_keys(
     assert counts.idempotency_keys == 5
     assert counts.notification_deliveries == 2
     assert counts.ticket_locks == 1
-    assert counts.exports == 2 and counts.export_chunks >= 2
+    assert counts.exports == 2
+    assert counts.export_chunks >= 2
 
     assert await find_anywhere(db, erin.needles + olga.needles) == []
     for name in await db.list_collection_names():
@@ -150,6 +157,7 @@ async def test_subject_erasure_waits_for_an_api_write_in_progress(
         )
 
     result = await erasure
-    assert result.receipt is not None and result.receipt.counts.tickets == 1
+    assert result.receipt is not None
+    assert result.receipt.counts.tickets == 1
     assert await db.tickets.count_documents({"_id": ticket_id}) == 0
     assert await db.ticket_locks.count_documents({"_id": ticket_id}) == 0

@@ -46,7 +46,9 @@ async def test_cli_export_matches_what_the_api_shows(
     await open_ticket(api, other_project, Subject(unique_email("Nina")))
     out = tmp_path / "export.json"
 
-    run = await run_cli(privacy_settings, "privacy", "export", "--project", project.id, "--out", str(out))
+    run = await run_cli(
+        privacy_settings, "privacy", "export", "--project", project.id, "--out", str(out)
+    )
 
     printed = run.json()
     exported_bytes = out.read_bytes()
@@ -83,7 +85,8 @@ async def test_subject_export_holds_only_the_subjects_tickets(
 
     reference = result.export
     assert reference is not None
-    assert reference.scope.kind == "subject" and reference.scope.subject_hash
+    assert reference.scope.kind == "subject"
+    assert reference.scope.subject_hash
     assert reference.count == 2
     out = tmp_path / "erin.json"
     await download_export(db, reference, out)
@@ -99,7 +102,8 @@ async def test_an_empty_project_exports_an_empty_list(
 ) -> None:
     result = await privacy.export(project.id)
 
-    assert result.export is not None and result.export.count == 0
+    assert result.export is not None
+    assert result.export.count == 0
     await download_export(db, result.export, tmp_path / "empty.json")
     assert json.loads((tmp_path / "empty.json").read_bytes())["tickets"] == []
 
@@ -135,12 +139,14 @@ async def test_expired_exports_are_deleted_by_the_sweep(
     finally:
         privacy_clock.offset = timedelta(0)
 
-    assert swept.exports >= 1 and swept.chunks >= chunks
+    assert swept.exports >= 1
+    assert swept.chunks >= chunks
     assert await db.privacy_exports.count_documents({"_id": reference.export_id}) == 0
     assert await db.privacy_export_chunks.count_documents(mine) == 0
     with pytest.raises(ExportUnavailable):
         await download_export(db, reference, tmp_path / "late.json")
     # Once swept, the same request id makes a fresh export.
     again = await privacy.export(project.id, request_id=reference.request_id)
-    assert again.export is not None and not again.replayed
+    assert again.export is not None
+    assert not again.replayed
     assert again.export.generated_at > reference.generated_at

@@ -69,7 +69,13 @@ class _Resources:
 
 
 class Notifier:
-    def __init__(self, settings: Settings, channels: Sequence[ChannelName]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        channels: Sequence[ChannelName],
+        *,
+        wait_for_broker: bool = False,
+    ) -> None:
         self.settings = settings
         self.channels = tuple(channels)
         self.topology = Topology.from_settings(settings)
@@ -83,6 +89,9 @@ class Notifier:
                 prefetch_count=settings.notifier_prefetch,
             ),
             timeout=settings.notifier_publish_timeout_seconds,
+            # The service waits for RabbitMQ at start-up (retrying every second) instead of
+            # exiting; in-process users (tests) want an error at once.
+            fail_fast=not wait_for_broker,
             reconnect_interval=1.0,
             # In-flight deliveries get to finish on stop; unfinished ones are redelivered.
             graceful_timeout=settings.notifier_http_timeout_seconds + 5.0,
@@ -189,10 +198,15 @@ class Notifier:
         try:
             await self.broker.connect()
             await topology.declare(self.broker, self.topology)
-            await deliveries.ensure_indexes()
         except BaseException:
             await self.close()
             raise
+        try:
+            await deliveries.ensure_indexes()
+        except Exception as error:
+            # Not fatal: the indexes only speed up erasure and purging, and a store that is
+            # down now fails each delivery into a broker retry until it is back.
+            log.warning("delivery log indexes not ensured: %s", type(error).__name__)
         retention = timedelta(days=self.settings.notifier_delivery_log_retention_days)
         self._resources.tasks.append(asyncio.create_task(_purge_forever(deliveries, retention)))
 
@@ -261,6 +275,15 @@ async def _purge_forever(deliveries: DeliveryLog, retention: timedelta) -> None:
         await asyncio.sleep(PURGE_EVERY_SECONDS)
 
 
-def build_notifier(settings: Settings, channels: Sequence[ChannelName] | None = None) -> Notifier:
+def build_notifier(
+    settings: Settings,
+    channels: Sequence[ChannelName] | None = None,
+    *,
+    wait_for_broker: bool = False,
+) -> Notifier:
     """The notifier for `settings`; `channels` defaults to those Settings enable."""
-    return Notifier(settings, enabled_channels(settings) if channels is None else channels)
+    return Notifier(
+        settings,
+        enabled_channels(settings) if channels is None else channels,
+        wait_for_broker=wait_for_broker,
+    )

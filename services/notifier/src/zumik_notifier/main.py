@@ -31,7 +31,7 @@ def main() -> None:
     if not channels:
         log.warning("no channel configured (RESEND_API_KEY, OPS_WEBHOOK_URL): events are only read")
     log.info("starting; channels: %s", ", ".join(channels) or "none")
-    asyncio.run(build_notifier(settings, channels).app.run())
+    asyncio.run(build_notifier(settings, channels, wait_for_broker=True).app.run())
 
 
 if __name__ == "__main__":

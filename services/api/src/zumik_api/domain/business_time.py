@@ -41,6 +41,11 @@ DEFAULT_WEEKLY_HOURS: WeeklyHours = (_NINE_TO_FIVE,) * 5 + ((), ())
 BUSINESS_DAY = timedelta(hours=8)
 PRIORITY_TARGET = timedelta(hours=4)
 ENTERPRISE_URGENT_TARGET = timedelta(hours=4)  # clock time, 24/7
+_BUSINESS_TARGETS = {
+    "standard": BUSINESS_DAY,
+    "priority": PRIORITY_TARGET,
+    "enterprise": PRIORITY_TARGET,  # non-urgent enterprise tickets share the priority target
+}
 
 _ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
@@ -200,10 +205,10 @@ def first_response_due_at(
         return None
     if sla_uses_clock_time(tier, priority):
         return _to_utc(opened_at, "opened_at") + ENTERPRISE_URGENT_TARGET
-    targets = {"standard": BUSINESS_DAY, "priority": PRIORITY_TARGET, "enterprise": PRIORITY_TARGET}
-    if tier not in targets:
+    target = _BUSINESS_TARGETS.get(tier)
+    if target is None:
         raise ValueError(f"unknown tier {tier!r}")
-    return calendar.add_business_time(opened_at, targets[tier])
+    return calendar.add_business_time(opened_at, target)
 
 
 def sla_uses_clock_time(tier: str, priority: str) -> bool:

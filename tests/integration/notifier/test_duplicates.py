@@ -1,0 +1,66 @@
+"""At-least-once delivery upstream, exactly one notification downstream: the same event arriving
+twice at once, and again after it was delivered, sends one webhook and one email."""
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters.mongo import Document
+from zumik_contracts.events import MessageRef, TicketEvent, TicketEventData
+
+from tests.conftest import ApiProject
+from tests.integration.notifier.conftest import NotifierEnv, delivered, for_ticket
+
+
+def _working_queues(notifier: NotifierEnv) -> list[str]:
+    dead = notifier.topology.dead_letter_queue
+    return [q.name for q in notifier.topology.queues if q is not dead]
+
+
+async def test_a_redelivered_event_is_notified_once(
+    project: ApiProject, notifier: NotifierEnv, db: AsyncDatabase[Document]
+) -> None:
+    event = TicketEvent(
+        id=f"evt_test{secrets.token_hex(8)}",
+        type="ticket.message_added",
+        occurred_at=datetime.now(UTC),
+        project_id=project.id,
+        data=TicketEventData(
+            ticket_id=f"spt_test{secrets.token_hex(8)}",
+            subject="Invoices are duplicated",
+            status="open",
+            priority="normal",
+            plan_tier="base",
+            sla_tier="standard",
+            priority_queue=False,
+            message=MessageRef(id="spm_test2", author="customer", preview="Twice this month"),
+        ),
+    )
+    body = event.model_dump_json().encode()
+    ticket_id = event.data.ticket_id
+
+    # Two copies at once (a relay replica published it twice) ...
+    await asyncio.gather(
+        notifier.publish_raw(body, content_type="application/json", message_id=event.id),
+        notifier.publish_raw(body, content_type="application/json", message_id=event.id),
+    )
+    await notifier.webhook.wait_for(lambda rs: len(delivered(rs, ticket_id)) >= 1)
+    await notifier.resend.wait_for(lambda rs: len(delivered(rs, ticket_id)) >= 1)
+    # ... and a third one after both channels succeeded.
+    await notifier.publish_raw(body, content_type="application/json", message_id=event.id)
+
+    async with asyncio.timeout(15):  # every copy handled: nothing left in any of its queues
+        while True:
+            if not any([await notifier.queue_depth(q) for q in _working_queues(notifier)]):
+                break
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(1.5)
+
+    assert len(for_ticket(notifier.webhook.requests, ticket_id)) == 1
+    assert len(for_ticket(notifier.resend.requests, ticket_id)) == 1
+    entries = await db.notification_deliveries.find({"event_id": event.id}).to_list(None)
+    assert sorted((e["channel"], e["state"], e["attempts"]) for e in entries) == [
+        ("email", "delivered", 1),
+        ("webhook", "delivered", 1),
+    ]
