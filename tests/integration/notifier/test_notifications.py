@@ -90,31 +90,33 @@ async def test_created_ticket_reaches_ops_queue_webhook_and_email(
         assert "Streaming" not in stored, "no subjects or bodies in the delivery log"
 
 
-async def test_customer_messages_are_notified_and_team_replies_are_not(
+async def test_team_hears_customer_messages_and_the_customer_hears_team_replies(
     api: httpx.AsyncClient,
     project: ApiProject,
     notifier: NotifierEnv,
     db: AsyncDatabase[Document],
 ) -> None:
     _, staff_token = await StaffRepository(db).create("agent@zumik.test", datetime.now(UTC))
+    staff = {"Authorization": f"Bearer {staff_token}"}
     ticket = await open_ticket(api, project)
     ticket_id = ticket["id"]
+    path = f"/v2/support/staff/tickets/{ticket_id}/messages"
 
-    team_reply = await api.post(
-        f"/v2/support/staff/tickets/{ticket_id}/messages",
-        json={"body": "We are looking into it."},
-        headers={"Authorization": f"Bearer {staff_token}"},
+    note = await api.post(
+        path, json={"body": "Internal: proxy idle timeout.", "internal": True}, headers=staff
     )
-    assert team_reply.status_code in (200, 201), team_reply.text
+    assert note.status_code == 200, note.text
+    team_reply = await api.post(path, json={"body": "We are looking into it."}, headers=staff)
+    assert team_reply.status_code == 200, team_reply.text
     customer = await api.post(
         f"/v2/support/tickets/{ticket_id}/messages",
         json={"body": "Thanks, it happened again just now."},
         headers=project.headers,
     )
-    assert customer.status_code in (200, 201), customer.text
+    assert customer.status_code == 200, customer.text
 
     await notifier.webhook.wait_for(lambda rs: len(delivered(rs, ticket_id)) >= 2)
-    await notifier.resend.wait_for(lambda rs: len(delivered(rs, ticket_id)) >= 2)
+    await notifier.resend.wait_for(lambda rs: len(delivered(rs, ticket_id)) >= 3)
     await asyncio.sleep(QUIET_PERIOD)
     events = [json.loads(r.body) for r in for_ticket(notifier.webhook.requests, ticket_id)]
     assert [(e["type"], (e["data"]["message"] or {}).get("author")) for e in events] == [
@@ -122,9 +124,47 @@ async def test_customer_messages_are_notified_and_team_replies_are_not(
         ("ticket.message_added", "customer"),
     ]
     emails = for_ticket(notifier.resend.requests, ticket_id)
-    assert len(emails) == 2
-    assert "Customer replied" in emails[1].json()["subject"]
-    assert "Thanks, it happened again just now." in emails[1].json()["text"]
+    to_team = [e for e in emails if e.json()["to"] == [TEAM_EMAIL]]
+    to_customer = [e for e in emails if e.json()["to"] == [CONTACT_EMAIL]]
+    assert len(to_team) == 2
+    assert "Customer replied" in to_team[1].json()["subject"]
+    assert "Thanks, it happened again just now." in to_team[1].json()["text"]
+    [reply_email] = to_customer
+    assert reply_email.json()["text"].startswith("We are looking into it.")
+    assert reply_email.json()["subject"] == f"Re: Streaming cuts off [{ticket_id}]"
+    assert reply_email.headers["idempotency-key"].endswith(":customer")
+    assert all("proxy idle timeout" not in e.body.decode() for e in emails)
+
+
+async def test_team_reply_to_a_ticket_without_contact_email_sends_no_email(
+    api: httpx.AsyncClient,
+    project: ApiProject,
+    notifier: NotifierEnv,
+    db: AsyncDatabase[Document],
+) -> None:
+    _, staff_token = await StaffRepository(db).create("agent@zumik.test", datetime.now(UTC))
+    created = await api.post(
+        "/v2/support/tickets",
+        json={"subject": "No contact", "body": "Please look at this."},
+        headers=project.headers,
+    )
+    ticket_id = created.json()["id"]
+    reply = await api.post(
+        f"/v2/support/staff/tickets/{ticket_id}/messages",
+        json={"body": "On it."},
+        headers={"Authorization": f"Bearer {staff_token}"},
+    )
+    assert reply.status_code == 200, reply.text
+
+    await notifier.resend.wait_for(lambda rs: len(delivered(rs, ticket_id)) >= 1)
+    await asyncio.sleep(QUIET_PERIOD)
+    emails = for_ticket(notifier.resend.requests, ticket_id)
+    assert [e.json()["to"] for e in emails] == [[TEAM_EMAIL]], "only the new-ticket email"
+    logged = await db.notification_deliveries.find_one(
+        {"ticket_id": ticket_id, "channel": "customer_email"}
+    )
+    assert logged is not None
+    assert logged["state"] == "delivered"
 
 
 async def test_resend_failing_does_not_fail_requests_or_the_webhook(

@@ -21,10 +21,12 @@ from faststream import AckPolicy, FastStream
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from zumik_contracts.topology import support_exchange
 
 from zumik_notifier import store, topology
 from zumik_notifier.channels import NotificationChannel
+from zumik_notifier.channels.customer_email import CustomerEmailChannel, TicketReader
 from zumik_notifier.channels.email import ResendEmailChannel
 from zumik_notifier.channels.webhook import OpsWebhookChannel
 from zumik_notifier.deliveries import DeliveryLog
@@ -54,6 +56,7 @@ def enabled_channels(settings: Settings) -> tuple[ChannelName, ...]:
     enabled = {
         ChannelName.EMAIL: settings.email_enabled,
         ChannelName.WEBHOOK: settings.webhook_enabled,
+        ChannelName.CUSTOMER_EMAIL: settings.email_enabled,
     }
     return tuple(channel for channel, on in enabled.items() if on)
 
@@ -142,7 +145,7 @@ class Notifier:
     def _subscribe_channel(self, channel: ChannelName) -> None:
         prefetch = (
             self.settings.notifier_email_prefetch
-            if channel is ChannelName.EMAIL
+            if channel in (ChannelName.EMAIL, ChannelName.CUSTOMER_EMAIL)
             else self.settings.notifier_prefetch
         )
 
@@ -186,7 +189,7 @@ class Notifier:
         workers = {
             channel: ChannelWorker(
                 channel,
-                self._sender(channel, http, ProjectNames(db)),
+                self._sender(channel, http, db),
                 deliveries,
                 policy,
                 self.publishers,
@@ -211,9 +214,19 @@ class Notifier:
         self._resources.tasks.append(asyncio.create_task(_purge_forever(deliveries, retention)))
 
     def _sender(
-        self, channel: ChannelName, http: httpx.AsyncClient, names: ProjectNames
+        self, channel: ChannelName, http: httpx.AsyncClient, db: AsyncDatabase[Document]
     ) -> NotificationChannel:
         settings = self.settings
+        if channel is ChannelName.CUSTOMER_EMAIL:
+            assert settings.resend_api_key is not None
+            assert settings.notify_from_email is not None
+            return CustomerEmailChannel(
+                http,
+                base_url=settings.resend_base_url,
+                api_key=settings.resend_api_key.get_secret_value(),
+                sender=settings.notify_from_email,
+                tickets=TicketReader(db),
+            )
         if channel is ChannelName.EMAIL:
             assert settings.resend_api_key is not None
             assert settings.notify_from_email is not None
@@ -224,7 +237,7 @@ class Notifier:
                 api_key=settings.resend_api_key.get_secret_value(),
                 sender=settings.notify_from_email,
                 recipient=settings.support_team_email,
-                project_names=names,
+                project_names=ProjectNames(db),
             )
         assert settings.ops_webhook_url is not None
         assert settings.ops_webhook_secret is not None

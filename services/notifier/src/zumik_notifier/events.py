@@ -3,7 +3,7 @@
 from pydantic import ValidationError
 from zumik_contracts.events import TicketEvent
 
-from zumik_notifier.topology import NOTIFIED_EVENT_TYPES
+from zumik_notifier.topology import NOTIFIED_EVENT_TYPES, TEAM_CHANNELS, ChannelName
 
 _MAX_LISTED_ERRORS = 3
 
@@ -34,6 +34,16 @@ def _describe(error: ValidationError) -> str:
     )
     more = len(problems) - _MAX_LISTED_ERRORS
     return f"not a TicketEvent ({listed}{f'; and {more} more' if more > 0 else ''})"
+
+
+def wanted_by(event: TicketEvent, channel: ChannelName) -> bool:
+    """The team's channels hear what `should_notify` says; the customer hears the team's replies."""
+    if channel in TEAM_CHANNELS:
+        return should_notify(event)
+    message = event.data.message
+    return (
+        event.type == "ticket.message_added" and message is not None and message.author == "support"
+    )
 
 
 def should_notify(event: TicketEvent) -> bool:

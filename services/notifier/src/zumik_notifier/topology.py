@@ -42,9 +42,15 @@ def _at_least_once() -> QuorumQueueArgs:
 class ChannelName(StrEnum):
     EMAIL = "email"
     WEBHOOK = "webhook"
+    CUSTOMER_EMAIL = "customer_email"
 
 
-ALL_CHANNELS: tuple[ChannelName, ...] = (ChannelName.EMAIL, ChannelName.WEBHOOK)
+ALL_CHANNELS: tuple[ChannelName, ...] = (
+    ChannelName.EMAIL,
+    ChannelName.WEBHOOK,
+    ChannelName.CUSTOMER_EMAIL,
+)
+TEAM_CHANNELS: frozenset[ChannelName] = frozenset({ChannelName.EMAIL, ChannelName.WEBHOOK})
 
 
 def delay_label(seconds: float) -> str:

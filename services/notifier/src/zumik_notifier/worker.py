@@ -25,7 +25,7 @@ from zumik_contracts.events import TicketEvent
 
 from zumik_notifier.channels import AttemptResult, NotificationChannel
 from zumik_notifier.deliveries import ClaimOutcome, DeliveryLog, DeliveryState
-from zumik_notifier.events import MalformedEvent, parse_event, should_notify
+from zumik_notifier.events import MalformedEvent, parse_event, wanted_by
 from zumik_notifier.messaging import ATTEMPT_HEADER, Failure, FailureKind, Publishers
 from zumik_notifier.retry import Decision, RetryPolicy, Verdict
 from zumik_notifier.topology import ChannelName
@@ -87,15 +87,16 @@ class EventRouter:
             await _dead_letter_malformed(self._publishers, message, error)
             await message.ack()
             return
-        if should_notify(event):
-            for channel in self._channels:
+        channels = [channel for channel in self._channels if wanted_by(event, channel)]
+        if channels:
+            for channel in channels:
                 await self._publishers.job(channel, event, message.body)
             log.info(
                 "event %s %s ticket=%s queued for %s",
                 event.id,
                 event.type,
                 event.data.ticket_id,
-                ",".join(self._channels) or "no channel",
+                ",".join(channels),
             )
         else:
             log.debug(

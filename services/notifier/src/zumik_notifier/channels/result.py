@@ -12,14 +12,21 @@ class AttemptResult:
     status: int | None = None  # the HTTP status; None when no response came back
     error: str | None = None  # why no response came: "timeout", "connection_error", ...
     retry_after: float | None = None  # seconds, from a Retry-After header
+    skipped: bool = False  # nothing to send (e.g. the ticket has no contact email): done
 
     @property
     def delivered(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+        return self.skipped or (self.status is not None and 200 <= self.status < 300)
 
     def describe(self) -> str:
         """Short and free of personal data: `HTTP 503` or `timeout`."""
+        if self.skipped:
+            return "nothing to send"
         return f"HTTP {self.status}" if self.status is not None else (self.error or "unknown")
+
+    @classmethod
+    def nothing_to_send(cls) -> "AttemptResult":
+        return cls(skipped=True)
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> "AttemptResult":
