@@ -53,6 +53,7 @@ class OutboxRelay:
         self._ready: set[str] = set()
         self._retry: set[str] = set()
         self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self.broker_connected = False
         self.published_count = 0
@@ -83,6 +84,8 @@ class OutboxRelay:
                 self._dispatch()
         finally:
             connector.cancel()
+            for task in self._tasks:
+                task.cancel()  # unconfirmed events stay in the outbox for the next process
 
     async def drain(self) -> None:
         """Publish everything pending now (used at shutdown and by tests)."""
@@ -95,7 +98,9 @@ class OutboxRelay:
         for ticket_id in list(self._ready - self._in_flight):
             self._ready.discard(ticket_id)
             self._in_flight.add(ticket_id)
-            asyncio.create_task(self._relay_ticket(ticket_id))  # noqa: RUF006 - tracked by _in_flight
+            task = asyncio.create_task(self._relay_ticket(ticket_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _sweep(self, grace: timedelta | None = None) -> None:
         cutoff = self._clock() - (self._sweep_grace if grace is None else grace)
