@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from zumik_api.adapters.locks import TicketBusy
 from zumik_api.adapters.mongo import Document
@@ -78,3 +79,8 @@ class SlaScheduler:
                 return await self._tickets.emit_due_sla_events(ticket_id)
             except (TicketBusy, TicketNotFound):
                 return False  # busy: the next pass retries; gone: erased meanwhile
+            except PyMongoError as error:
+                # One ticket's store error (FerretDB answers SQLITE_BUSY under write load) must
+                # not end the pass; that ticket is due again at the next one.
+                log.warning("SLA check of ticket %s failed: %s", ticket_id, type(error).__name__)
+                return False
