@@ -96,6 +96,7 @@ async def main_async(names: list[str], write_docs: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     args = parse_args(sys.argv[1:] if argv is None else argv)
     names = [name for name in docs.ORDER if name in args.benchmarks] or list(docs.ORDER)
     return asyncio.run(main_async(names, write_docs=not args.no_docs))

@@ -1,22 +1,28 @@
 """Issue 2: the tickets API under wrk, beside the same store operation done with the driver.
 
-Create runs in fresh databases (API and driver both start from an empty `tickets`). Get, reply
-and list run in one database holding a 100-ticket project and a 10,000-ticket project, both
-loaded before anything is measured: on FerretDB every query's cost follows the collection's
-size, so only this way does the list ratio isolate how the cost grows with a project's size.
-Each driver run and each wrk run happens with the API server up (its relay sweeping, as in
-production), and the relay's backlog is drained before the next run.
+Create runs in fresh databases (API and driver both start from an empty `tickets`); besides
+the raw insert (the target's baseline), the driver also runs every store operation a create
+causes, relay included, to show how much of the API's time is the store's. Get, reply and list
+run in one database holding a 100-ticket project and a 10,000-ticket project, both loaded
+before anything is measured: on FerretDB every query's cost follows the collection's size, so
+only this way does the list ratio isolate how the cost grows with a project's size. There the
+driver runs too while the API server is up (its relay sweeping, as in production), and the
+relay's backlog is drained between runs that write events.
 """
 
 import json
+import logging
 import random
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.projects import hash_api_key
 from zumik_api.adapters.tickets import _SUMMARY_PROJECTION, _state, ticket_from_doc
 from zumik_api.clock import utc_now
 from zumik_contracts import ids
@@ -53,12 +59,15 @@ from benchmarks.seed import (
 from benchmarks.stats import LoadResult, fmt, fmt_ratio, ratio
 from benchmarks.store import query_plan
 
+log = logging.getLogger("benchmarks")
+
 SMALL_PROJECT = 100
 LARGE_PROJECT = 10_000
 PAGE = 20
 CONCURRENCY = 16
 SECONDS = 6.0
-LIST_CONNECTIONS = 2
+READ_CONNECTIONS = 4
+LIST_CONNECTIONS = 1
 WRK = WrkPlan(seconds=SECONDS, threads=2, connections=CONCURRENCY, timeout_s=60.0)
 CREATE_RATIO_TARGET = 0.5
 LIST_RATIO_TARGET = 1.5
@@ -126,9 +135,38 @@ async def raw_inserts(db: AsyncDatabase[Document]) -> LoadResult:
     return await run_driver("create", insert, concurrency=CONCURRENCY, seconds=SECONDS)
 
 
-async def measure_create(services: Services, amqp_url: str, section: Section) -> Comparison:
+async def create_store_work(db: AsyncDatabase[Document]) -> LoadResult:
+    """Every store operation one create causes, in order, without HTTP or RabbitMQ: the key and
+    project lookups and the insert (the request), then the relay's read of the outbox, its
+    lease, re-read and outbox rewrite (after the publish)."""
+    project = await create_project(db, "bench create", "enterprise")
+    assert project.api_key is not None
+    key_hash = hash_api_key(project.api_key)
+    ticket = open_ticket(project, utc_now(), random.Random(1), created_ago=timedelta(0))
+    template = stored(ticket, published=False)
+    locks = TicketLocks(db.ticket_locks)
+
+    async def create(_: int) -> None:
+        await db.api_keys.find_one({"_id": key_hash})
+        await db.projects.find_one({"_id": project.id})
+        ticket_id = ids.new_id(ids.TICKET)
+        await db.tickets.insert_one({**template, "_id": ticket_id})
+        await db.tickets.find_one({"_id": ticket_id}, {"outbox": 1})
+        async with locks.hold(ticket_id):
+            await db.tickets.find_one({"_id": ticket_id}, {"outbox": 1})
+            published = {"$set": {"outbox": [], "outbox_pending": False}}
+            await db.tickets.update_one({"_id": ticket_id}, published)
+
+    return await run_driver(
+        "create's whole store work", create, concurrency=CONCURRENCY, seconds=SECONDS
+    )
+
+
+async def measure_create(services: Services, amqp_url: str, section: Section) -> list[Comparison]:
     async with bench_database(services, "api_raw") as raw:
         driver = await raw_inserts(raw.db)
+    async with bench_database(services, "api_store") as raw:
+        store_work = await create_store_work(raw.db)
     async with bench_database(services, "api_create") as bench:
         project = await create_project(bench.db, "bench create", "enterprise")
         async with api_server(services, bench.url, amqp_url) as base_url:
@@ -141,7 +179,10 @@ async def measure_create(services: Services, amqp_url: str, section: Section) ->
         f"new ticket's event and then rewrites its outbox) finished its backlog "
         f"{time.monotonic() - started:.1f} s after wrk stopped ({left} events left)."
     )
-    return Comparison("create", api, driver, WRK)
+    return [
+        Comparison("create", api, driver, WRK),
+        Comparison("create vs its whole store work", api, store_work, WRK),
+    ]
 
 
 # -- get, reply, list -------------------------------------------------------------------------
@@ -149,6 +190,7 @@ async def measure_create(services: Services, amqp_url: str, section: Section) ->
 
 async def seed_projects(db: AsyncDatabase[Document]) -> tuple[SeedProject, SeedProject, list[str]]:
     """The 10,000-ticket and the 100-ticket project, both loaded; the small one's ticket ids."""
+    log.info("seeding projects of %s and %s tickets", LARGE_PROJECT, SMALL_PROJECT)
     rng = random.Random(2)
     now = utc_now()
     large = await create_project(db, "bench 10,000 tickets", "pilot")
@@ -204,23 +246,22 @@ def raw_list(db: AsyncDatabase[Document], project_id: str) -> Operation:
     return page
 
 
-async def list_plan(db: AsyncDatabase[Document], *project_ids: str) -> WrkPlan:
-    """One plan for both list sizes, sized on the slower one's single-request time (on FerretDB
-    a list scans the whole collection and can take seconds)."""
-    slowest = max([await time_once(raw_list(db, project_id)) for project_id in project_ids])
-    return sized_plan(slowest, connections=LIST_CONNECTIONS)
-
-
-async def read_cases(
-    db: AsyncDatabase[Document], small: SeedProject, large: SeedProject, ticket_ids: list[str]
+def read_cases(
+    db: AsyncDatabase[Document],
+    small: SeedProject,
+    large: SeedProject,
+    ticket_ids: list[str],
+    plans: dict[str, WrkPlan],
 ) -> list[Case]:
+    """get and reply on the small project's tickets; the list on each project, both with one
+    plan (the slower list's), one request at a time: the target is about latency."""
     tickets = "/v2/support/tickets"
-    listing = await list_plan(db, small.id, large.id)
     return [
         Case(
             "get",
             raw_get(db, ticket_ids),
             WrkRequest("GET", [f"{tickets}/{t}" for t in ticket_ids], auth(small)),
+            plans["get"],
         ),
         Case(
             "reply",
@@ -231,19 +272,20 @@ async def read_cases(
                 auth(small, json_body=True),
                 json.dumps({"body": REPLY}),
             ),
+            plans["reply"],
             writes_events=True,
         ),
         Case(
             f"list (project of {SMALL_PROJECT})",
             raw_list(db, small.id),
             WrkRequest("GET", [f"{tickets}?limit={PAGE}"], auth(small)),
-            listing,
+            plans["list"],
         ),
         Case(
             f"list (project of {LARGE_PROJECT:,})",
             raw_list(db, large.id),
             WrkRequest("GET", [f"{tickets}?limit={PAGE}"], auth(large)),
-            listing,
+            plans["list"],
         ),
     ]
 
@@ -262,25 +304,59 @@ async def measure_case(case: Case, base_url: str, db: AsyncDatabase[Document]) -
     return Comparison(case.name, api, driver, plan)
 
 
+@dataclass(frozen=True)
+class Alone:
+    """What one operation costs with nothing else running: the basis of each run's plan."""
+
+    get: float
+    reply: float
+    listing: float
+
+    def plans(self) -> dict[str, WrkPlan]:
+        return {
+            "get": sized_plan(self.get, connections=READ_CONNECTIONS),
+            "reply": sized_plan(self.reply, connections=READ_CONNECTIONS),
+            "list": sized_plan(self.listing, connections=LIST_CONNECTIONS, samples=8, max_s=20),
+        }
+
+
 async def measure_reads(services: Services, amqp_url: str, section: Section) -> list[Comparison]:
     async with bench_database(services, "api") as bench:
         small, large, ticket_ids = await seed_projects(bench.db)
-        await note_plans(bench.db, small, ticket_ids[0], section)
-        cases = await read_cases(bench.db, small, large, ticket_ids)
+        alone = await calibrate(bench.db, small, large, ticket_ids, section)
+        cases = read_cases(bench.db, small, large, ticket_ids, alone.plans())
         async with api_server(services, bench.url, amqp_url) as base_url:
             return [await measure_case(case, base_url, bench.db) for case in cases]
 
 
-async def note_plans(
-    db: AsyncDatabase[Document], small: SeedProject, ticket_id: str, section: Section
-) -> None:
-    by_id = await query_plan(db, {"_id": ticket_id})
+async def calibrate(
+    db: AsyncDatabase[Document],
+    small: SeedProject,
+    large: SeedProject,
+    ticket_ids: list[str],
+    section: Section,
+) -> Alone:
+    """Time one get (median of 5), one reply and one list of each project alone, and note
+    them with how the store runs these queries."""
+    documents = SMALL_PROJECT + LARGE_PROJECT
+    by_id = await query_plan(db, {"_id": ticket_ids[0]})
     listing = await query_plan(db, {"project_id": small.id}, {"_id": -1}, PAGE + 1)
-    section.note(
-        f"get, reply and list ran on one `tickets` collection of "
-        f"{SMALL_PROJECT + LARGE_PROJECT:,} documents (get and reply on the {SMALL_PROJECT}-ticket "
-        f"project). The store's plans: get by `_id`: {by_id}; list: {listing}."
+    get = raw_get(db, ticket_ids)
+    alone = Alone(
+        get=statistics.median([await time_once(get) for _ in range(5)]),
+        reply=await time_once(raw_reply(db, ticket_ids)),
+        listing=max([await time_once(raw_list(db, p.id)) for p in (small, large)]),
     )
+    section.note(
+        f"get, reply and list ran on one `tickets` collection of {documents:,} documents (get "
+        f"and reply on the {SMALL_PROJECT}-ticket project). The store's plans: get by `_id`: "
+        f"{by_id}; list: {listing}. Alone, one get took {alone.get * 1000:.1f} ms "
+        f"({alone.get / documents * 1e6:.1f} us per document in the collection), one reply's "
+        f"read and update {alone.reply * 1000:.0f} ms, and one list {alone.listing * 1000:.0f} ms "
+        f"({alone.listing / documents * 1e6:.0f} us per document). Each run's concurrency and "
+        "length follow from these."
+    )
+    return alone
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -353,7 +429,7 @@ def report(section: Section, comparisons: list[Comparison]) -> None:
 async def run(services: Services) -> Section:
     section = Section("api", "Tickets API v2 (issue 2)")
     async with bench_vhost(services) as amqp_url, sink_queue(amqp_url):
-        comparisons = [await measure_create(services, amqp_url, section)]
+        comparisons = await measure_create(services, amqp_url, section)
         comparisons += await measure_reads(services, amqp_url, section)
     report(section, comparisons)
     return section

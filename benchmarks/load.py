@@ -121,9 +121,11 @@ def ensure_wrk() -> str:
     log.info("installing wrk from Debian")
     prefix = [] if os.geteuid() == 0 else ["sudo"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(
-        [*prefix, "apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, timeout=600
-    )
+    install = [*prefix, "apt-get", "install", "-y", "-qq", "wrk"]
+    if subprocess.run(install, env=env, timeout=600, check=False).returncode != 0:
+        # A fresh machine may have no package lists yet.
+        subprocess.run([*prefix, "apt-get", "update", "-qq"], env=env, timeout=600, check=True)
+        subprocess.run(install, env=env, timeout=600, check=True)
     found = shutil.which("wrk")
     if found is None:
         raise RuntimeError("wrk is not installed and could not be installed")
@@ -198,6 +200,7 @@ async def run_driver(
 ) -> LoadResult:
     """Run `operation(i)` from `concurrency` workers of this one process, for `seconds` or
     `max_ops` operations, whichever comes first; a failed operation counts as an error."""
+    log.info("driver %s: %d concurrent, %.0f s", label, concurrency, seconds)
     latencies: list[float] = []
     errors = 0
     issued = 0

@@ -1,6 +1,7 @@
 """Seed data written straight with the driver, in documents the repository's own code builds
 (`Ticket.open` and the ticket adapter's document mapping), so they have the real shape."""
 
+import asyncio
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -72,12 +73,21 @@ def project_tickets(
 
 
 async def insert_all(collection: AsyncCollection[Document], docs: Iterable[Document]) -> int:
-    """insert_many in batches; the number inserted."""
-    inserted = 0
+    """insert_many in batches, the next batch built (in a thread) while the store writes the
+    last one; the number inserted."""
     iterator = iter(docs)
-    while batch := list(islice(iterator, BATCH)):
-        await collection.insert_many(batch, ordered=False)
+
+    def next_batch() -> list[Document]:
+        return list(islice(iterator, BATCH))
+
+    inserted = 0
+    batch = next_batch()
+    while batch:
+        writing = asyncio.create_task(collection.insert_many(batch, ordered=False))
+        following = await asyncio.to_thread(next_batch)
+        await writing
         inserted += len(batch)
+        batch = following
     return inserted
 
 

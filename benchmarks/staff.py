@@ -8,6 +8,7 @@ breach, which the measured pass has to record.
 """
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from zumik_api.adapters.queue import _PROJECTION, QUEUE_SORT
 from zumik_api.clock import utc_now
 from zumik_api.container import build_container
 from zumik_api.domain.tickets import Ticket
+from zumik_api.scheduler import due_query
 from zumik_api.settings import Settings
 from zumik_contracts.tickets import PLANS
 
@@ -32,6 +34,8 @@ from benchmarks.report import Section
 from benchmarks.seed import SeedProject, create_staff_token, insert_all, open_ticket, stored
 from benchmarks.stats import LoadResult, fmt, fmt_ratio, ratio
 from benchmarks.store import query_plan
+
+log = logging.getLogger("benchmarks")
 
 LARGE = (1000, 100)  # projects, tickets per project
 SMALL = (10, 100)
@@ -119,6 +123,9 @@ def due_tickets(projects: list[SeedProject], per_project: int, count: int) -> di
 
 async def seed(db: AsyncDatabase[Document], shape: tuple[int, int], candidates: int) -> Dataset:
     project_count, per_project = shape
+    log.info(
+        "seeding %s tickets over %s projects", f"{project_count * per_project:,}", project_count
+    )
     projects = await create_projects(db, project_count)
     due = due_tickets(projects, per_project, candidates)
     inserted = await insert_all(db.tickets, mixed_tickets(projects, per_project, due, utc_now()))
@@ -166,10 +173,13 @@ async def probe(base_url: str, token: str) -> float:
 
 
 async def api_queue(base_url: str, data: Dataset) -> tuple[LoadResult, WrkPlan]:
-    """wrk on the queue, sized on one probe; the probe alone when a request outlasts the run."""
+    """wrk on the queue, sized on one probe. When one request takes so long that wrk could not
+    collect three in its longest run, the probe is the only sample (and wrk is not run)."""
     single = await probe(base_url, data.staff_token)
     plan = sized_plan(single, connections=QUEUE_CONNECTIONS, samples=10, min_s=10, max_s=60)
     label = f"queue at {data.tickets:,}"
+    if 3 * single > plan.seconds:
+        return LoadResult.from_samples(f"{label} (probe only)", [single], single), plan
     result = await run_wrk(label, base_url, queue_request(data.staff_token), plan)
     if result.requests == 0:
         result = LoadResult.from_samples(f"{label} (probe only)", [single], single)
@@ -182,7 +192,7 @@ async def measure_queue(
     async with api_server(services, bench.url, amqp_url) as base_url:
         api, plan = await api_queue(base_url, data)
     driver = await run_driver(
-        "queue", raw_queue(bench.db), concurrency=1, seconds=min(plan.seconds, 30.0), max_ops=200
+        "queue", raw_queue(bench.db), concurrency=1, seconds=min(plan.seconds, 20.0), max_ops=200
     )
     access = await query_plan(bench.db, {"awaiting_team": True}, dict(QUEUE_SORT), PAGE + 1)
     return QueueRun(data.tickets, api, driver, plan, access)
@@ -192,31 +202,71 @@ async def measure_queue(
 
 
 @dataclass(frozen=True)
-class PassRun:
+class PassOutcome:
     seconds: float
-    candidates: int
-    recorded: int
-    idle_seconds: float
+    candidates: int | None
+    recorded: int | None
+    error: str | None = None
 
 
-async def timed_pass(settings: Settings) -> tuple[float, int, int]:
-    """One SlaScheduler.run_pass() with the API's own wiring; its time and what it found."""
+@dataclass(frozen=True)
+class PassRun:
+    due: int
+    first: PassOutcome
+    idle: PassOutcome
+    plan: str
+    id_plan: str
+
+
+def short_error(error: Exception) -> str:
+    text = str(error).split(", full error")[0]
+    return f"{type(error).__name__}: ...{text[-90:]}" if len(text) > 90 else text
+
+
+async def finish_leftover_records(within_s: float = 120.0) -> None:
+    """A failed pass leaves its other tickets' writes running (asyncio.gather does not cancel
+    them); let them end before their client closes."""
+    leftovers = [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "") == "SlaScheduler._record"
+    ]
+    if leftovers:
+        await asyncio.wait(leftovers, timeout=within_s)
+
+
+async def timed_pass(settings: Settings) -> PassOutcome:
+    """One SlaScheduler.run_pass() with the API's own wiring: its time and what it found, or
+    the error that ended it (on FerretDB a write can fail with SQLITE_BUSY)."""
     container = build_container(settings)
+    started = time.monotonic()
     try:
-        started = time.monotonic()
         async with asyncio.timeout(PASS_TIMEOUT_S):
             result = await container.scheduler.run_pass()
-        return time.monotonic() - started, result.candidates, result.recorded
+        return PassOutcome(time.monotonic() - started, result.candidates, result.recorded)
+    except Exception as error:
+        elapsed = time.monotonic() - started
+        await finish_leftover_records()
+        return PassOutcome(elapsed, None, None, short_error(error))
     finally:
         await container.client.close()
 
 
-async def measure_pass(bench: BenchDb, amqp_url: str) -> PassRun:
+async def measure_pass(bench: BenchDb, amqp_url: str, due: int) -> PassRun:
     """A pass with the just-due tickets to record, then the next one, with nothing left."""
     settings = Settings(mongodb_url=bench.url, amqp_url=amqp_url, sla_scheduler_enabled=False)
-    seconds, candidates, recorded = await timed_pass(settings)
-    idle_seconds, _, _ = await timed_pass(settings)
-    return PassRun(seconds, candidates, recorded, idle_seconds)
+    log.info("timing SLA scheduler passes")
+    first = await timed_pass(settings)
+    idle = await timed_pass(settings)
+    some = await bench.db.tickets.find_one({}, {"_id": 1})
+    assert some is not None
+    return PassRun(
+        due,
+        first,
+        idle,
+        await query_plan(bench.db, due_query(utc_now())),
+        await query_plan(bench.db, {"_id": some["_id"]}),
+    )
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -263,25 +313,50 @@ def report_queue(section: Section, small: QueueRun, large: QueueRun) -> None:
         f"{fmt(large.api.p99_ms)} ms vs {fmt(small.api.p99_ms)} ms = {fmt_ratio(api_ratio)} "
         f"(driver: {fmt_ratio(ratio(large.driver.p99_ms, small.driver.p99_ms))})",
     )
-    section.note(f"the queue's query plan on this store: {large.plan}.")
+    section.note(
+        f"the queue's page query on this store: {large.plan}. Its time therefore follows the "
+        f"size of the whole collection ({small.tickets:,} vs {large.tickets:,} documents), not "
+        "the page: the ratio measures FerretDB's scan, and cannot meet the target here. On "
+        "MongoDB the same query is a range on the index (awaiting_team, queue_class, "
+        "queue_due, created_at, _id)."
+    )
+
+
+def pass_row(name: str, outcome: PassOutcome) -> list[str]:
+    def count(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    return [
+        name,
+        fmt(outcome.seconds, 2),
+        count(outcome.candidates),
+        count(outcome.recorded),
+        outcome.error or "",
+    ]
 
 
 def report_pass(section: Section, run: PassRun, tickets: int) -> None:
+    first, idle = run.first, run.idle
     section.table(
-        f"SlaScheduler.run_pass() over {tickets:,} open tickets",
-        ["pass", "seconds", "candidates", "recorded"],
-        [
-            ["with due tickets", fmt(run.seconds, 2), f"{run.candidates}", f"{run.recorded}"],
-            ["the next one (nothing left to record)", fmt(run.idle_seconds, 2), "0", "0"],
-        ],
+        f"SlaScheduler.run_pass() over {tickets:,} open tickets ({run.due} just due)",
+        ["pass", "seconds", "candidates", "recorded", "error"],
+        [pass_row("the first pass", first), pass_row("the next pass", idle)],
     )
-    per_ticket = (run.seconds - run.idle_seconds) / run.candidates if run.candidates else 0.0
+    completed = first.error is None and first.recorded == run.due
+    detail = (
+        f"the first pass took {first.seconds:.2f} s "
+        + (f"and failed ({first.error})" if first.error else f"and recorded {first.recorded}")
+        + f"; the next one took {idle.seconds:.2f} s"
+        + (f" and failed ({idle.error})" if idle.error else f" with {idle.candidates} left")
+    )
     section.verdict(
         f"an SLA scheduler pass over {tickets:,} tickets < {PASS_TARGET_S:.0f} s",
-        run.seconds < PASS_TARGET_S and run.recorded == run.candidates,
-        f"{run.seconds:.2f} s with {run.candidates} due tickets ({run.recorded} recorded); "
-        f"the next pass, with nothing due, took {run.idle_seconds:.2f} s: its candidate query "
-        f"alone. Recording one due ticket added about {per_ticket:.2f} s.",
+        completed and first.seconds < PASS_TARGET_S,
+        detail,
+    )
+    section.note(
+        f"the pass's candidate query on this store: {run.plan}. Each due ticket then costs a "
+        f"read and an `update_one` by `_id` under its lease; a lookup by `_id`: {run.id_plan}."
     )
 
 
@@ -299,7 +374,7 @@ async def run(services: Services) -> Section:
                 f"{time.monotonic() - started:.0f} s ({data.candidates} of them just due)."
             )
             large = await measure_queue(services, amqp_url, bench, data)
-            passed = await measure_pass(bench, amqp_url)
+            passed = await measure_pass(bench, amqp_url, data.candidates)
     report_queue(section, small, large)
     report_pass(section, passed, data.tickets)
     return section
