@@ -2,8 +2,9 @@
 returns into a report section.
 
 That module exposes `async def run() -> dict` or a `main()`; it is imported only when needed,
-so the other benchmarks run while it does not exist yet. Its dict is shown flattened; a bool
-whose key mentions "pass" (`passed`, `target_passed`, ...) is read as a target verdict.
+so the other benchmarks run while it does not exist yet. Its dict is shown as tables (a dict of
+same-shaped dicts, such as figures per size, as one table; the rest flattened), and a bool whose
+key mentions "target", "pass" or "met" (`targets_met.erase_under_10_s`) as a target verdict.
 """
 
 import asyncio
@@ -53,18 +54,48 @@ def _flatten(value: object, prefix: str = "") -> Iterator[tuple[str, object]]:
         yield prefix or "result", value
 
 
+def _is_verdict(key: str, value: object) -> bool:
+    return isinstance(value, bool) and any(w in key.lower() for w in ("pass", "target", "met"))
+
+
+def _grid(value: object) -> list[tuple[str, dict[str, Any]]] | None:
+    """A dict of same-shaped dicts of plain values (say, figures per size), as table rows."""
+    if not isinstance(value, dict) or not value:
+        return None
+    rows = list(value.items())
+    if not all(isinstance(row, dict) for _, row in rows):
+        return None
+    columns = list(rows[0][1])
+    if any(
+        list(row) != columns or any(isinstance(v, dict | list) for v in row.values())
+        for _, row in rows
+    ):
+        return None
+    return [(str(name), row) for name, row in rows]
+
+
 def _fill(section: Section, result: object) -> None:
     if not isinstance(result, dict):
         section.note(f"privacy benchmark returned {type(result).__name__}; nothing to tabulate.")
         return
-    rows: list[list[str]] = []
-    for key, value in _flatten(result):
-        if isinstance(value, bool) and "pass" in key.lower():
-            section.verdict(key, value, f"reported by {MODULE}")
-        else:
-            rows.append([key, _text(value)])
-    if rows:
-        section.table("Figures reported by the privacy benchmark", ["figure", "value"], rows)
+    figures: list[list[str]] = []
+    for top, value in result.items():
+        grid = _grid(value)
+        if grid is not None:
+            columns = list(grid[0][1])
+            section.table(
+                f"{top} (from {MODULE})",
+                [str(top), *columns],
+                [[name, *(_text(row[c]) for c in columns)] for name, row in grid],
+            )
+            continue
+        for key, leaf in _flatten(value, str(top)):
+            if _is_verdict(key, leaf):
+                section.verdict(key, bool(leaf), f"as reported by {MODULE}")
+            else:
+                figures.append([key, _text(leaf)])
+    if figures:
+        section.table(f"Figures (from {MODULE})", ["figure", "value"], figures)
 
 
 def _text(value: Any) -> str:

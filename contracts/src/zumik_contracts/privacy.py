@@ -120,8 +120,16 @@ class ErasureCounts(BaseModel):
     projects: int = 0
     api_keys: int = 0
     tickets: int = 0
-    messages: int = Field(default=0, description="Thread messages, internal notes included.")
-    outbox_events: int = Field(default=0, description="Ticket events not yet published.")
+    messages: int | None = Field(
+        default=0,
+        description="Thread messages of the erased tickets, internal notes included. null for a "
+        "project erasure, which deletes the tickets with one query without reading them first "
+        "(all their messages go with them).",
+    )
+    outbox_events: int | None = Field(
+        default=0,
+        description="Ticket events still waiting to be published; null for a project erasure.",
+    )
     idempotency_keys: int = 0
     notification_deliveries: int = 0
     ticket_locks: int = 0

@@ -2,6 +2,8 @@
 the whole database for it, reading results and dead letters, and running the CLI."""
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -100,10 +102,10 @@ class ResultTap:
         self.queue = queue
 
     async def for_request(
-        self, request_id: str | None, timeout: float = 10.0
+        self, request_id: str | None, within: float = 10.0
     ) -> tuple[str, dict[str, Any]]:
         """(routing key, body) of the first result for `request_id` (None: an unreadable one)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 message = await self.queue.get(fail=False)
                 if message is None:
@@ -121,8 +123,8 @@ class DeadLetters:
     def __init__(self, queue: AbstractQueue) -> None:
         self.queue = queue
 
-    async def find(self, message_id: str, timeout: float = 10.0) -> AbstractIncomingMessage:
-        async with asyncio.timeout(timeout):
+    async def find(self, message_id: str, within: float = 10.0) -> AbstractIncomingMessage:
+        async with asyncio.timeout(within):
             while True:
                 message = await self.queue.get(fail=False)
                 if message is None:
@@ -144,6 +146,10 @@ class Subject:
     @property
     def needles(self) -> list[str]:
         return [self.email, *self.bodies]
+
+
+def expected_hash(email: str) -> str:
+    return hmac.new(SALT.encode(), email.lower().encode(), hashlib.sha256).hexdigest()
 
 
 def unique_email(name: str) -> str:

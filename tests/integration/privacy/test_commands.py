@@ -2,13 +2,16 @@
 dead-lettered; every result is also published on the exchange."""
 
 import json
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters.mongo import Document
+from zumik_api.clock import utc_now
 from zumik_cli.privacy import new_request_id
+from zumik_contracts.privacy import ErasureCounts
 
 from tests.conftest import ApiProject
 from tests.integration.privacy.helpers import (
@@ -17,6 +20,8 @@ from tests.integration.privacy.helpers import (
     ResultTap,
     Subject,
     collection_counts,
+    expected_hash,
+    find_anywhere,
     get_ticket,
     open_ticket,
     unique_email,
@@ -70,35 +75,87 @@ async def test_a_repeated_export_returns_the_same_reference(
     assert await db.privacy_export_chunks.count_documents({"export_id": request_id}) == chunks
 
 
-VALID_PROJECT = "prj_00000000000000000000000000"
+async def test_an_interrupted_erasure_is_taken_over_and_finished(
+    api: httpx.AsyncClient,
+    db: AsyncDatabase[Document],
+    project: ApiProject,
+    privacy: PrivacyClient,
+) -> None:
+    erin = Subject(unique_email("Erin"))
+    await open_ticket(api, project, erin)
+    request_id = new_request_id()
+    started_at = utc_now() - timedelta(minutes=5)
+    # A worker died mid-erasure: its claim is still running, its lease ran out, and it had
+    # recorded some counts.
+    await db.privacy_receipts.insert_one(
+        {
+            "_id": request_id,
+            "type": "erase",
+            "request_id": request_id,
+            "project_id": project.id,
+            "scope": "subject",
+            "subject_hash": expected_hash(erin.email),
+            "state": "running",
+            "token": "dead-worker",
+            "lease_until": utc_now() - timedelta(seconds=1),
+            "started_at": started_at,
+            "counts": {**ErasureCounts().model_dump(), "notification_deliveries": 3},
+        }
+    )
+
+    result = await privacy.erase(project.id, email=erin.email, request_id=request_id)
+
+    receipt = result.receipt
+    assert receipt is not None
+    assert not result.replayed
+    assert receipt.started_at == started_at
+    assert receipt.counts.notification_deliveries == 3  # what the dead worker had done
+    assert receipt.counts.tickets == 1
+    assert await find_anywhere(db, erin.needles) == []
 
 
-def _command(**fields: Any) -> bytes:
-    return json.dumps(fields).encode()
+UNKNOWN_PROJECT = "prj_00000000000000000000000000"
 
 
-# (case, body builder given (request id, project id), routing key, code, result routing key)
+def bad_body(case: str, request_id: str, project_id: str) -> bytes:
+    """The body of each kind of bad command."""
+    erase = {"id": request_id, "type": "erase", "project_id": project_id}
+    bodies: dict[str, Any] = {
+        "malformed JSON": b'{"id": "' + request_id.encode() + b'", "type": "erase",',
+        "not an object": b'["erase"]',
+        "unknown type": {**erase, "type": "delete"},
+        "no type": {"id": request_id, "project_id": project_id},
+        "missing project": {"id": request_id, "type": "erase"},
+        "unknown project": {**erase, "project_id": UNKNOWN_PROJECT},
+        "malformed project id": {**erase, "type": "export", "project_id": "acme"},
+        "invalid email": {**erase, "contact_email": "erin at example"},
+        "empty email": {**erase, "contact_email": ""},
+        "misspelt field": {**erase, "contact_mail": "erin@example.com"},
+        "no request id": {"type": "erase", "project_id": project_id},
+    }
+    body = bodies[case]
+    return body if isinstance(body, bytes) else json.dumps(body).encode()
+
+
+# (case, routing key it is sent with, failure code, routing key of the published failure)
 BAD_COMMANDS = [
-    ("malformed JSON", lambda r, p: b'{"id": "' + r.encode() + b'", "type": "erase",', "privacy.erase", "malformed_json", "privacy.command.failed"),
-    ("not an object", lambda r, p: b'["erase"]', "privacy.erase", "invalid_command", "privacy.command.failed"),
-    ("unknown type", lambda r, p: _command(id=r, type="delete", project_id=p), "privacy.erase", "unknown_type", "privacy.command.failed"),
-    ("no type", lambda r, p: _command(id=r, project_id=p), "privacy.export", "unknown_type", "privacy.command.failed"),
-    ("missing project", lambda r, p: _command(id=r, type="erase"), "privacy.erase", "missing_project", "privacy.erase.failed"),
-    ("unknown project", lambda r, p: _command(id=r, type="erase", project_id=VALID_PROJECT), "privacy.erase", "unknown_project", "privacy.erase.failed"),
-    ("malformed project id", lambda r, p: _command(id=r, type="export", project_id="acme"), "privacy.export", "unknown_project", "privacy.export.failed"),
-    ("invalid email", lambda r, p: _command(id=r, type="erase", project_id=p, contact_email="erin at example"), "privacy.erase", "invalid_email", "privacy.erase.failed"),
-    ("empty email", lambda r, p: _command(id=r, type="erase", project_id=p, contact_email=""), "privacy.erase", "invalid_email", "privacy.erase.failed"),
-    ("misspelt field", lambda r, p: _command(id=r, type="erase", project_id=p, contact_mail="e@example.com"), "privacy.erase", "invalid_command", "privacy.erase.failed"),
-    ("no request id", lambda r, p: _command(type="erase", project_id=p), "privacy.erase", "invalid_command", "privacy.erase.failed"),
-]  # fmt: skip
+    ("malformed JSON", "privacy.erase", "malformed_json", "privacy.command.failed"),
+    ("not an object", "privacy.erase", "invalid_command", "privacy.command.failed"),
+    ("unknown type", "privacy.erase", "unknown_type", "privacy.command.failed"),
+    ("no type", "privacy.export", "unknown_type", "privacy.command.failed"),
+    ("missing project", "privacy.erase", "missing_project", "privacy.erase.failed"),
+    ("unknown project", "privacy.erase", "unknown_project", "privacy.erase.failed"),
+    ("malformed project id", "privacy.export", "unknown_project", "privacy.export.failed"),
+    ("invalid email", "privacy.erase", "invalid_email", "privacy.erase.failed"),
+    ("empty email", "privacy.erase", "invalid_email", "privacy.erase.failed"),
+    ("misspelt field", "privacy.erase", "invalid_command", "privacy.erase.failed"),
+    ("no request id", "privacy.erase", "invalid_command", "privacy.erase.failed"),
+]
 
 
-@pytest.mark.parametrize(
-    ("body", "routing_key", "code", "result_key"),
-    [pytest.param(*case[1:], id=case[0]) for case in BAD_COMMANDS],
-)
+@pytest.mark.parametrize(("case", "routing_key", "code", "result_key"), BAD_COMMANDS)
 async def test_a_bad_command_fails_cleanly_touches_nothing_and_is_dead_lettered(
-    body: Any,
+    case: str,
     routing_key: str,
     code: str,
     result_key: str,
@@ -114,7 +171,7 @@ async def test_a_bad_command_fails_cleanly_touches_nothing_and_is_dead_lettered(
     before = await collection_counts(db)
     ticket_before = await get_ticket(api, project, ticket_id)
     request_id = new_request_id()
-    raw: bytes = body(request_id, project.id)
+    raw = bad_body(case, request_id, project.id)
 
     result = await privacy.send_raw(raw, routing_key, request_id)
 
@@ -131,7 +188,8 @@ async def test_a_bad_command_fails_cleanly_touches_nothing_and_is_dead_lettered(
     assert published["error"]["code"] == code
     dead = await dead_letters.find(request_id)  # the CLI sets message_id = request id
     assert dead.body == raw
-    assert dead.headers["x-death"][0]["reason"] == "rejected"  # type: ignore[index]
+    [death] = cast(list[dict[str, Any]], dead.headers["x-death"])
+    assert death["reason"] == "rejected"
     assert await collection_counts(db) == before
     assert await get_ticket(api, project, ticket_id) == ticket_before
 

@@ -93,33 +93,34 @@ def test_chunks_arriving_in_any_order_make_the_file(tmp_path: Path) -> None:
     random.Random(2).shuffle(pieces)
     path = tmp_path / "export.json"
 
-    with path.open("w+b") as file:
-        assembler = _Assembler(file, ref)
-        for seq, piece in pieces:
-            assembler.place(seq, piece)
-        assembler.finish()
+    assemble(path, ref, pieces)
 
     written = path.read_bytes()
     assert written == file_header(ref) + data + b"}\n"
     assert written.startswith(b'{"object": "privacy_export", "export_id": "req-1"')
 
 
+def assemble(path: Path, ref: ExportReference, pieces: list[tuple[int, bytes]]) -> None:
+    with path.open("w+b") as file:
+        assembler = _Assembler(file, ref)
+        for seq, piece in pieces:
+            assembler.place(seq, piece)
+        assembler.finish()
+
+
 @pytest.mark.parametrize("damage", ["missing", "short", "flipped", "duplicate"])
 def test_a_damaged_export_is_refused(tmp_path: Path, damage: str) -> None:
     data = bytes(range(256)) * 40
     ref = reference(data, 4096)
-    pieces = [data[n * 4096 : (n + 1) * 4096] for n in range(ref.chunk_count)]
+    pieces = [(n, data[n * 4096 : (n + 1) * 4096]) for n in range(ref.chunk_count)]
+    if damage == "missing":
+        del pieces[1]
+    if damage == "short":
+        pieces[0] = (0, pieces[0][1][:-1])
+    if damage == "flipped":
+        pieces[1] = (1, b"\xff" + pieces[1][1][1:])
+    if damage == "duplicate":
+        pieces.append(pieces[0])
 
-    with (tmp_path / "x").open("w+b") as file, pytest.raises(ExportUnavailable):
-        assembler = _Assembler(file, ref)
-        if damage == "short":
-            pieces[0] = pieces[0][:-1]
-        if damage == "flipped":
-            pieces[1] = b"\xff" + pieces[1][1:]
-        for seq, piece in enumerate(pieces):
-            if damage == "missing" and seq == 1:
-                continue
-            assembler.place(seq, piece)
-        if damage == "duplicate":
-            assembler.place(0, pieces[0])
-        assembler.finish()
+    with pytest.raises(ExportUnavailable):
+        assemble(tmp_path / "x", ref, pieces)

@@ -39,6 +39,7 @@ log = logging.getLogger("zumik_privacy")
 VERSION = "1.0.0"
 # The AsyncAPI `servers` entry: fixed, so the committed document does not depend on where it ran.
 SPECIFICATION_URL = "amqp://rabbitmq:5672/"
+ERASURE_LEASE = timedelta(seconds=60)
 
 
 async def _raw_body(message: RabbitMessage) -> bytes:
@@ -133,7 +134,7 @@ class PrivacyService:
             mongo=client,
             db=db,
             handler=CommandHandler(
-                self._processor(db),
+                build_processor(db, settings, self.clock),
                 self.results,
                 RetryPolicy(
                     settings.privacy_delivery_limit,
@@ -156,34 +157,6 @@ class PrivacyService:
                 "Set a secret one in production."
             )
         self._resources.tasks.append(asyncio.create_task(self._sweep_forever()))
-
-    def _processor(self, db: AsyncDatabase[Document]) -> CommandProcessor:
-        settings = self.settings
-        lease = timedelta(seconds=settings.privacy_claim_lease_seconds)
-        return CommandProcessor(
-            Exporter(
-                db,
-                ClaimStore(db[store.EXPORTS], lease=lease, clock=self.clock),
-                subject_salt=settings.subject_salt,
-                retention=timedelta(hours=settings.privacy_export_retention_hours),
-                chunk_size=settings.privacy_export_chunk_bytes,
-                cursor_batch=settings.privacy_export_cursor_batch,
-                clock=self.clock,
-            ),
-            Eraser(
-                db,
-                ClaimStore(db[store.RECEIPTS], lease=lease, clock=self.clock),
-                TicketLocks(
-                    db[store.TICKET_LOCKS],
-                    wait_seconds=settings.privacy_ticket_lock_wait_seconds,
-                    clock=self.clock,
-                ),
-                subject_salt=settings.subject_salt,
-                max_passes=settings.privacy_erase_max_passes,
-                settle=timedelta(seconds=settings.privacy_erase_settle_seconds),
-                clock=self.clock,
-            ),
-        )
 
     async def close(self) -> None:
         """Close the clients (FastStream's after_shutdown, once the consumer has stopped)."""
@@ -227,3 +200,37 @@ class PrivacyService:
 
 def build_privacy(settings: Settings, clock: Clock = utc_now) -> PrivacyService:
     return PrivacyService(settings, clock)
+
+
+def build_processor(
+    db: AsyncDatabase[Document], settings: Settings, clock: Clock = utc_now
+) -> CommandProcessor:
+    """What runs a command, without RabbitMQ (the service's handler, and the benchmarks)."""
+    lease = timedelta(seconds=settings.privacy_claim_lease_seconds)
+    return CommandProcessor(
+        Exporter(
+            db,
+            ClaimStore(db[store.EXPORTS], lease=lease, clock=clock),
+            subject_salt=settings.subject_salt,
+            retention=timedelta(hours=settings.privacy_export_retention_hours),
+            chunk_size=settings.privacy_export_chunk_bytes,
+            cursor_batch=settings.privacy_export_cursor_batch,
+            clock=clock,
+        ),
+        Eraser(
+            db,
+            ClaimStore(db[store.RECEIPTS], lease=lease, clock=clock),
+            TicketLocks(
+                db[store.TICKET_LOCKS],
+                # Held across a batch's delete, which is a collection scan on FerretDB: longer
+                # than the API's 15 s, so a slow store can't let a lease lapse mid-delete.
+                ttl=ERASURE_LEASE,
+                wait_seconds=settings.privacy_ticket_lock_wait_seconds,
+                clock=clock,
+            ),
+            subject_salt=settings.subject_salt,
+            max_passes=settings.privacy_erase_max_passes,
+            settle=timedelta(seconds=settings.privacy_erase_settle_seconds),
+            clock=clock,
+        ),
+    )

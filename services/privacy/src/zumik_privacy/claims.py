@@ -123,7 +123,9 @@ class ClaimStore:
 
     async def _take_over(self, record: Document) -> Claim | None:
         # Delete-then-insert, not an update: FerretDB's conditional updates are not atomic, the
-        # insert into the unique index is. Of two workers taking over, one insert wins.
+        # insert into the unique index is, so of two workers taking over, one insert wins. (On
+        # FerretDB the loser's delete may still remove the winner's new record; then the winner
+        # finds its token gone at its next write and stops. Work is idempotent either way.)
         deleted = await self.collection.delete_one({"_id": record["_id"], "token": record["token"]})
         if deleted.deleted_count == 0:
             return None

@@ -7,7 +7,8 @@ What holds a project's personal data, and how each is found:
 - `notification_deliveries` (ids only, but tied to the tickets): by `project_id` / `ticket_id`;
 - `privacy_exports` + `privacy_export_chunks` (copies of tickets): every export of the project,
   for a subject too, since any of them may contain the subject;
-- `ticket_locks` (leases, keyed by ticket id): by the erased tickets' ids;
+- `ticket_locks` (leases, keyed by ticket id): those on the project's tickets (a subject's are
+  taken and given back by the erasure itself);
 - `api_keys` and `projects`: for a project erasure.
 
 Safe next to live API traffic. A project erasure deletes the API keys first, so no new request
@@ -17,8 +18,9 @@ sweep repeats, after a pause that lets in-flight requests land their write, unti
 deletes nothing: once an erasure completes, nothing that existed before it remains.
 
 Counts are kept in the receipt as the sweeps go, so a worker taking over an interrupted erasure
-continues them. Messages and outbox events are counted from the tickets as read just before
-their deletion.
+continues them. A subject's erasure counts the messages and outbox events of the tickets it read
+(to take their leases) just before deleting them; a project erasure deletes its tickets with one
+query without reading them, and reports those two counts as null.
 """
 
 import asyncio
@@ -30,13 +32,13 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.results import DeleteResult
 from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
 from zumik_api.clock import Clock
 from zumik_contracts.privacy import ErasureCounts, ErasureReceipt, PrivacyCommand, PrivacyScope
 
 from zumik_privacy import store
+from zumik_privacy.bulk import delete_all
 from zumik_privacy.claims import Claim, ClaimStore, Completed, Conflict
 from zumik_privacy.commands import reused_request_id, scope_of, subject_filter, unknown_project
 
@@ -108,7 +110,7 @@ class Eraser:
             {
                 "request_id": command.id,
                 "started_at": self._clock(),
-                "counts": ErasureCounts().model_dump(),
+                "counts": _initial_counts(command).model_dump(),
             },
         )
         if isinstance(outcome, Conflict):
@@ -117,18 +119,15 @@ class Eraser:
             return ErasureOutcome(receipt_from(outcome.record), replayed=True)
         async with self._claims.held(outcome) as claim:
             counts = ErasureCounts.model_validate(claim.record["counts"])
-            if command.contact_email is None:
+            project_id, email = command.project_id, command.contact_email
+            if email is None:
                 await self._sweep_until_clean(
-                    claim, counts, lambda: self._project_pass(command.project_id, counts)
+                    claim, counts, lambda: self._project_pass(project_id, counts)
                 )
             else:
                 erased: set[str] = set()
                 await self._sweep_until_clean(
-                    claim,
-                    counts,
-                    lambda: self._subject_pass(
-                        command.project_id, command.contact_email or "", counts, erased
-                    ),
+                    claim, counts, lambda: self._subject_pass(project_id, email, counts, erased)
                 )
             record = await self._claims.complete(
                 claim, {"counts": counts.model_dump(), "completed_at": self._clock()}
@@ -152,10 +151,11 @@ class Eraser:
     async def _sweep_until_clean(
         self, claim: Claim, counts: ErasureCounts, sweep: Callable[[], Awaitable[int]]
     ) -> None:
-        for _ in range(self._max_passes):
+        for number in range(1, self._max_passes + 1):
             claim.check()
             deleted = await sweep()
             await self._claims.update(claim, {"counts": counts.model_dump()})
+            log.debug("erasure %s: sweep %d deleted %d records", claim.request_id, number, deleted)
             if deleted == 0:
                 return
             # Something was there: let requests that were already running land, then look again.
@@ -163,24 +163,49 @@ class Eraser:
         raise ErasureDidNotSettle(claim.request_id)
 
     async def _project_pass(self, project_id: str, counts: ErasureCounts) -> int:
-        db = self._db
         by_project = {"project_id": project_id}
         # Keys, then the project: the API stops accepting the project's requests first.
-        deleted = _add(counts, "api_keys", await db[store.API_KEYS].delete_many(by_project))
-        deleted += _add(
-            counts, "projects", await db[store.PROJECTS].delete_many({"_id": project_id})
+        deleted = await self._delete(store.API_KEYS, by_project, "api_keys", counts)
+        deleted += await self._delete(store.PROJECTS, {"_id": project_id}, "projects", counts)
+        # The rest is independent, so it runs concurrently: every query is a collection scan on
+        # FerretDB, and the scans of different collections overlap.
+        parts = await asyncio.gather(
+            self._delete_project_tickets(project_id, counts),
+            self._delete(store.IDEMPOTENCY_KEYS, by_project, "idempotency_keys", counts),
+            self._delete(
+                store.NOTIFICATION_DELIVERIES, by_project, "notification_deliveries", counts
+            ),
+            self._delete_exports(project_id, counts),
         )
-        async for batch in self._ticket_batches(by_project, ID_BATCH):
-            _count_contents(counts, batch)
-            locks = await db[store.TICKET_LOCKS].delete_many({"_id": {"$in": _ids(batch)}})
-            deleted += _add(counts, "ticket_locks", locks)
-        deleted += _add(counts, "tickets", await db[store.TICKETS].delete_many(by_project))
-        for kind, collection in (
-            ("idempotency_keys", store.IDEMPOTENCY_KEYS),
-            ("notification_deliveries", store.NOTIFICATION_DELIVERIES),
-        ):
-            deleted += _add(counts, kind, await db[collection].delete_many(by_project))
-        return deleted + await self._delete_exports(project_id, counts)
+        return deleted + sum(parts)
+
+    async def _delete_project_tickets(self, project_id: str, counts: ErasureCounts) -> int:
+        """The project's tickets, with one query: on FerretDB every query scans the collection,
+        and reading them first (to count their messages) would double the time."""
+        deleted = await self._delete_leases_of(project_id, counts)
+        tickets = {"project_id": project_id}
+        return deleted + await self._delete(store.TICKETS, tickets, "tickets", counts)
+
+    async def _delete_leases_of(self, project_id: str, counts: ErasureCounts) -> int:
+        """Leases left on the project's tickets. There are few leases (only writes in flight,
+        or left by a crashed API replica) and a ticket is found by `_id` without a scan, so
+        this goes from the leases to their tickets."""
+        locks = self._db[store.TICKET_LOCKS]
+        doomed = []
+        async for lock in locks.find({}, {"_id": 1}):
+            ticket = await self._db[store.TICKETS].find_one({"_id": lock["_id"]}, {"project_id": 1})
+            if ticket is not None and ticket["project_id"] == project_id:
+                doomed.append(lock["_id"])
+        if not doomed:
+            return 0
+        return await self._delete(
+            store.TICKET_LOCKS, {"_id": {"$in": doomed}}, "ticket_locks", counts
+        )
+
+    async def _delete(
+        self, collection: str, query: dict[str, Any], kind: str, counts: ErasureCounts
+    ) -> int:
+        return _add(counts, kind, await delete_all(self._db[collection], query))
 
     async def _subject_pass(
         self, project_id: str, email: str, counts: ErasureCounts, erased: set[str]
@@ -200,42 +225,31 @@ class Eraser:
                 result = await db[store.TICKETS].delete_many(
                     {"_id": {"$in": ids}, "project_id": project_id}
                 )
-            deleted += _add(counts, "tickets", result)
+            deleted += _add(counts, "tickets", result.deleted_count)
             _count_contents(counts, batch)
             erased.update(ids)
         # Traces of every ticket erased so far, not only this pass's: an idempotent request that
         # was running may have stored its response after its ticket was deleted.
         for batch_ids in _batched(sorted(erased), ID_BATCH):
-            ids = list(batch_ids)
-            idempotency = await db[store.IDEMPOTENCY_KEYS].delete_many(
-                {"project_id": project_id, "ticket_id": {"$in": ids}}
+            of_tickets = {"project_id": project_id, "ticket_id": {"$in": list(batch_ids)}}
+            parts = await asyncio.gather(
+                self._delete(store.IDEMPOTENCY_KEYS, of_tickets, "idempotency_keys", counts),
+                self._delete(
+                    store.NOTIFICATION_DELIVERIES, of_tickets, "notification_deliveries", counts
+                ),
             )
-            deleted += _add(counts, "idempotency_keys", idempotency)
-            deliveries = await db[store.NOTIFICATION_DELIVERIES].delete_many(
-                {"project_id": project_id, "ticket_id": {"$in": ids}}
-            )
-            deleted += _add(counts, "notification_deliveries", deliveries)
+            deleted += sum(parts)
         return deleted + await self._delete_exports(project_id, counts)
 
     async def _delete_exports(self, project_id: str, counts: ErasureCounts) -> int:
         """Every stored export of the project: any of them may contain what is being erased.
         An export still being written notices its manifest is gone and stops."""
         by_project = {"project_id": project_id}
-        deleted = _add(counts, "exports", await self._db[store.EXPORTS].delete_many(by_project))
-        chunks = await self._db[store.EXPORT_CHUNKS].delete_many(by_project)
-        return deleted + _add(counts, "export_chunks", chunks)
-
-    async def _ticket_batches(
-        self, query: dict[str, Any], size: int
-    ) -> AsyncIterator[list[Document]]:
-        batch: list[Document] = []
-        async for doc in self._db[store.TICKETS].find(query, _COUNT_PROJECTION).batch_size(size):
-            batch.append(doc)
-            if len(batch) >= size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        parts = await asyncio.gather(
+            self._delete(store.EXPORTS, by_project, "exports", counts),
+            self._delete(store.EXPORT_CHUNKS, by_project, "export_chunks", counts),
+        )
+        return sum(parts)
 
     @contextlib.asynccontextmanager
     async def _leases(self, ticket_ids: Sequence[str]) -> AsyncIterator[None]:
@@ -246,15 +260,22 @@ class Eraser:
             yield
 
 
-def _add(counts: ErasureCounts, kind: str, result: DeleteResult) -> int:
-    setattr(counts, kind, getattr(counts, kind) + result.deleted_count)
-    return result.deleted_count
+def _initial_counts(command: PrivacyCommand) -> ErasureCounts:
+    if command.contact_email is None:  # a project erasure does not read its tickets
+        return ErasureCounts(messages=None, outbox_events=None)
+    return ErasureCounts()
+
+
+def _add(counts: ErasureCounts, kind: str, deleted: int) -> int:
+    setattr(counts, kind, getattr(counts, kind) + deleted)
+    return deleted
 
 
 def _count_contents(counts: ErasureCounts, tickets: Sequence[Document]) -> None:
-    for ticket in tickets:
-        counts.messages += len(ticket.get("messages") or [])
-        counts.outbox_events += len(ticket.get("outbox") or [])
+    counts.messages = (counts.messages or 0) + sum(len(t.get("messages") or []) for t in tickets)
+    counts.outbox_events = (counts.outbox_events or 0) + sum(
+        len(t.get("outbox") or []) for t in tickets
+    )
 
 
 def _ids(docs: Sequence[Document]) -> list[str]:

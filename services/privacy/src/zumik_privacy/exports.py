@@ -26,6 +26,7 @@ from zumik_api.presenters import public_ticket
 from zumik_contracts.privacy import ExportReference, PrivacyCommand, PrivacyScope
 
 from zumik_privacy import store
+from zumik_privacy.bulk import delete_all
 from zumik_privacy.claims import Claim, ClaimLost, ClaimStore, Completed, Conflict
 from zumik_privacy.commands import reused_request_id, scope_of, subject_filter, unknown_project
 
@@ -235,10 +236,9 @@ class Exporter:
     async def _still_claimed(self, claim: Claim) -> None:
         """Stop writing once the manifest is gone (an erasure deleted it) or was taken over."""
         claim.check()
-        found = await self._claims.collection.find_one(
-            {"_id": claim.request_id, "token": claim.token}, {"_id": 1}
-        )
-        if found is None:
+        # By `_id` alone: the one query FerretDB answers without scanning the collection.
+        record = await self._claims.find(claim.request_id)
+        if record is None or record.get("token") != claim.token:
             claim.lost = True
             raise ClaimLost(claim.request_id)
 
@@ -260,12 +260,8 @@ class ExportSweeper:
 
     async def sweep(self) -> SweepResult:
         now = self._clock()
-        exports = await self._exports.delete_many({"expires_at": {"$lte": now}})
-        chunks = await self._chunks.delete_many({"expires_at": {"$lte": now}})
-        if exports.deleted_count or chunks.deleted_count:
-            log.info(
-                "deleted %d expired exports (%d chunks)",
-                exports.deleted_count,
-                chunks.deleted_count,
-            )
-        return SweepResult(exports.deleted_count, chunks.deleted_count)
+        exports = await delete_all(self._exports, {"expires_at": {"$lte": now}})
+        chunks = await delete_all(self._chunks, {"expires_at": {"$lte": now}})
+        if exports or chunks:
+            log.info("deleted %d expired exports (%d chunks)", exports, chunks)
+        return SweepResult(exports, chunks)
