@@ -28,6 +28,7 @@ from zumik_notifier import store, topology
 from zumik_notifier.channels import NotificationChannel
 from zumik_notifier.channels.customer_email import CustomerEmailChannel, TicketReader
 from zumik_notifier.channels.email import ResendEmailChannel
+from zumik_notifier.channels.resend import ResendClient
 from zumik_notifier.channels.webhook import OpsWebhookChannel
 from zumik_notifier.deliveries import DeliveryLog
 from zumik_notifier.messaging import Publishers
@@ -217,27 +218,20 @@ class Notifier:
         self, channel: ChannelName, http: httpx.AsyncClient, db: AsyncDatabase[Document]
     ) -> NotificationChannel:
         settings = self.settings
-        if channel is ChannelName.CUSTOMER_EMAIL:
+        if channel in (ChannelName.EMAIL, ChannelName.CUSTOMER_EMAIL):
             assert settings.resend_api_key is not None
             assert settings.notify_from_email is not None
-            return CustomerEmailChannel(
+            resend = ResendClient(
                 http,
                 base_url=settings.resend_base_url,
                 api_key=settings.resend_api_key.get_secret_value(),
                 sender=settings.notify_from_email,
-                tickets=TicketReader(db),
             )
-        if channel is ChannelName.EMAIL:
-            assert settings.resend_api_key is not None
-            assert settings.notify_from_email is not None
+            if channel is ChannelName.CUSTOMER_EMAIL:
+                return CustomerEmailChannel(resend, TicketReader(db))
             assert settings.support_team_email is not None
             return ResendEmailChannel(
-                http,
-                base_url=settings.resend_base_url,
-                api_key=settings.resend_api_key.get_secret_value(),
-                sender=settings.notify_from_email,
-                recipient=settings.support_team_email,
-                project_names=ProjectNames(db),
+                resend, recipient=settings.support_team_email, project_names=ProjectNames(db)
             )
         assert settings.ops_webhook_url is not None
         assert settings.ops_webhook_secret is not None

@@ -9,10 +9,10 @@ message found in the ticket must be a public one.
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_contracts.events import TicketEvent
 
+from zumik_notifier.channels.resend import ResendClient
 from zumik_notifier.channels.result import AttemptResult
 from zumik_notifier.store import Document
 
@@ -61,19 +61,8 @@ def render_customer_email(event: TicketEvent, reply: CustomerReply) -> tuple[str
 
 
 class CustomerEmailChannel:
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        base_url: str,
-        api_key: str,
-        sender: str,
-        tickets: TicketReader,
-    ) -> None:
-        self._http = http
-        self._url = base_url.rstrip("/") + "/emails"
-        self._api_key = api_key
-        self._sender = sender
+    def __init__(self, resend: ResendClient, tickets: TicketReader) -> None:
+        self._resend = resend
         self._tickets = tickets
 
     async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
@@ -84,21 +73,10 @@ class CustomerEmailChannel:
         if reply is None:
             return AttemptResult.nothing_to_send()
         subject, text = render_customer_email(event, reply)
-        try:
-            response = await self._http.post(
-                self._url,
-                headers={
-                    "Authorization": f"Bearer {self._api_key}",
-                    # Not the bare event id: that is the team email's key for the same event.
-                    "Idempotency-Key": f"{event.id}:customer",
-                },
-                json={
-                    "from": self._sender,
-                    "to": [reply.contact_email],
-                    "subject": subject,
-                    "text": text,
-                },
-            )
-        except Exception as error:
-            return AttemptResult.from_error(error)
-        return AttemptResult.from_response(response)
+        return await self._resend.send(
+            to=reply.contact_email,
+            subject=subject,
+            text=text,
+            # Not the bare event id: that is the team email's key for the same event.
+            idempotency_key=f"{event.id}:customer",
+        )

@@ -7,9 +7,9 @@ so Resend sends one email per event even when the notifier posts it twice (see d
 
 from dataclasses import dataclass
 
-import httpx
 from zumik_contracts.events import TicketEvent
 
+from zumik_notifier.channels.resend import ResendClient
 from zumik_notifier.channels.result import AttemptResult
 from zumik_notifier.projects import ProjectNames
 
@@ -62,39 +62,20 @@ def render_email(event: TicketEvent, project_name: str | None) -> EmailContent:
 
 
 class ResendEmailChannel:
+    """The team's email: one per notified event, keyed by the event id."""
+
     def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        base_url: str,
-        api_key: str,
-        sender: str,
-        recipient: str,
-        project_names: ProjectNames,
+        self, resend: ResendClient, *, recipient: str, project_names: ProjectNames
     ) -> None:
-        self._http = http
-        self._url = base_url.rstrip("/") + "/emails"
-        self._api_key = api_key
-        self._sender = sender
+        self._resend = resend
         self._recipient = recipient
         self._project_names = project_names
 
     async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
         content = render_email(event, await self._project_names.name_of(event.project_id))
-        try:
-            response = await self._http.post(
-                self._url,
-                headers={
-                    "Authorization": f"Bearer {self._api_key}",
-                    "Idempotency-Key": event.id,
-                },
-                json={
-                    "from": self._sender,
-                    "to": [self._recipient],
-                    "subject": content.subject,
-                    "text": content.text,
-                },
-            )
-        except Exception as error:  # every transport failure is an attempt result, not a crash
-            return AttemptResult.from_error(error)
-        return AttemptResult.from_response(response)
+        return await self._resend.send(
+            to=self._recipient,
+            subject=content.subject,
+            text=content.text,
+            idempotency_key=event.id,
+        )
