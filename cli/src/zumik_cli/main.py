@@ -10,12 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from zumik_cli import privacy, projects, staff
+from zumik_cli.errors import CliError
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
-
-
-class CliError(Exception):
-    """A failure the user can act on; its message is printed as is."""
 
 
 def _json_default(value: object) -> str:
@@ -36,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     command: Command = args.command
     try:
         result = asyncio.run(command(args))
-    except (CliError, projects.ProjectError, privacy.PrivacyCliError) as error:
+    except CliError as error:
         print(f"zumik-support: {error}", file=sys.stderr)
         sys.exit(1)
     print(json.dumps(result, default=_json_default))

@@ -22,12 +22,14 @@ from zumik_privacy.export_files import ExportUnavailable, download_export
 from zumik_privacy.settings import Settings, get_settings
 from zumik_privacy.topology import Topology
 
+from zumik_cli.errors import CliError
+
 REQUEST_ID_PREFIX = "prq"
 DEFAULT_TIMEOUT_SECONDS = 300.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 
 
-class PrivacyCliError(Exception):
+class PrivacyCliError(CliError):
     """A failed or unanswered privacy command; the message says what to do."""
 
 

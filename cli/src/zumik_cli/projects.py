@@ -14,9 +14,11 @@ from zumik_api.domain.plans import UnknownPlan, parse_plan
 from zumik_api.settings import get_settings
 from zumik_contracts.tickets import PLANS
 
+from zumik_cli.errors import CliError
 
-class ProjectError(Exception):
-    pass
+
+class ProjectError(CliError):
+    """An unknown plan or project."""
 
 
 @asynccontextmanager

@@ -7,14 +7,15 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 from zumik_api.adapters.staff import StaffRepository
 from zumik_api.clock import utc_now
 
-from zumik_cli.projects import ProjectError, store
+from zumik_cli.errors import CliError
+from zumik_cli.projects import store
 
 
 async def create(args: argparse.Namespace) -> dict[str, Any]:
     try:
         email = TypeAdapter(EmailStr).validate_python(args.email)
     except ValidationError:
-        raise ProjectError(f"{args.email!r} is not a valid email address.") from None
+        raise CliError(f"{args.email!r} is not a valid email address.") from None
     async with store() as db:
         member, token = await StaffRepository(db).create(email, utc_now())
     return {"staff_id": member.id, "email": member.email, "token": token}
