@@ -28,9 +28,10 @@ async def query_plan(
     filter_: dict[str, Any],
     sort: dict[str, int] | None = None,
     limit: int | None = None,
+    collection: str = "tickets",
 ) -> str:
-    """How the store runs `find(filter).sort(sort).limit(limit)` on `tickets`, in a few words."""
-    command: dict[str, Any] = {"find": "tickets", "filter": filter_}
+    """How the store runs `find(filter).sort(sort).limit(limit)` on `collection`, in a few words."""
+    command: dict[str, Any] = {"find": collection, "filter": filter_}
     if sort:
         command["sort"] = sort
     if limit:

@@ -133,6 +133,7 @@ class ErasureCounts(BaseModel):
     idempotency_keys: int = 0
     notification_deliveries: int = 0
     ticket_locks: int = 0
+    sla_timers: int = 0
     exports: int = 0
     export_chunks: int = 0
 

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.projects import ProjectRepository
+from zumik_api.adapters.sla_timers import SlaTimers
 from zumik_api.adapters.tickets import TicketRepository
 from zumik_api.clock import utc_now
 from zumik_api.container import Container, calendar_from
@@ -43,6 +44,7 @@ def service_at(
     return TicketService(
         TicketRepository(db),
         TicketLocks(db.ticket_locks),
+        SlaTimers(db),
         calendar_from(container.settings),
         clock=clock,
         on_committed=container.relay.notify,

@@ -13,6 +13,7 @@ import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.sla_timers import SlaTimers
 from zumik_api.adapters.tickets import TicketRepository
 from zumik_api.container import Container, calendar_from
 from zumik_api.scheduler import SlaScheduler
@@ -39,11 +40,12 @@ def make_scheduler(
     service = TicketService(
         TicketRepository(db),
         TicketLocks(db.ticket_locks),
+        SlaTimers(db),
         calendar_from(container.settings),
         clock=clock,
         on_committed=container.relay.notify,
     )
-    return SlaScheduler(db, service, clock)
+    return SlaScheduler(SlaTimers(db), service, clock)
 
 
 async def urgent_ticket(api: httpx.AsyncClient, project: ApiProject) -> tuple[str, datetime]:

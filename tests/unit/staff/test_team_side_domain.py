@@ -1,7 +1,7 @@
 """The ticket aggregate on the team's side: who the ticket awaits, the SLA events, internal
 notes and re-prioritisation (no I/O)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from zumik_api.domain.business_time import BusinessCalendar
@@ -306,3 +306,46 @@ def test_assign_records_history_only_on_change() -> None:
         ("assignee", "a@zumik.example", None),
     ]
     assert ticket.new_events == []  # assignment is internal triage, not a customer-facing event
+
+
+def test_next_sla_check_walks_warning_then_breach_then_nothing() -> None:
+    always_open = ((time(0), time(0)),)
+    calendar = BusinessCalendar(weekly_hours=(always_open,) * 7)
+    opened = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    ticket = Ticket.open(
+        project_id="prj_1",
+        plan_tier="enterprise",
+        sla=sla_for("enterprise"),
+        subject="Down",
+        body="Production is down",
+        priority="urgent",
+        contact_email=None,
+        now=opened,
+        calendar=calendar,
+    )
+    assert ticket.next_sla_check == opened + timedelta(hours=3, minutes=12)
+    ticket.emit_due_sla_events(opened + timedelta(hours=3, minutes=30))
+    assert ticket.next_sla_check == opened + timedelta(hours=4)
+    ticket.emit_due_sla_events(opened + timedelta(hours=5))
+    assert ticket.next_sla_check is None
+
+
+def test_a_public_team_reply_stops_the_clock() -> None:
+    calendar = BusinessCalendar()
+    opened = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    ticket = Ticket.open(
+        project_id="prj_1",
+        plan_tier="pilot",
+        sla=sla_for("pilot"),
+        subject="Question",
+        body="How do I rotate keys?",
+        priority="normal",
+        contact_email=None,
+        now=opened,
+        calendar=calendar,
+    )
+    assert ticket.next_sla_check is not None
+    ticket.reply("support", "A note", opened, internal=True)
+    assert ticket.next_sla_check is not None
+    ticket.reply("support", "Here is how.", opened)
+    assert ticket.next_sla_check is None

@@ -15,6 +15,7 @@ from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.projects import ProjectRepository
 from zumik_api.adapters.queue import SupportQueue
+from zumik_api.adapters.sla_timers import SlaTimers
 from zumik_api.adapters.staff import StaffRepository
 from zumik_api.adapters.tickets import TicketRepository
 from zumik_api.billing import declare_dead_letters, subscribe_plan_changes
@@ -91,8 +92,14 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
     subscribe_plan_changes(broker, PlanChanges(projects, locks))
     publisher = EventPublisher(broker, before_start=[declare_dead_letters])
     relay = OutboxRelay(db, publisher, locks, clock)
+    timers = SlaTimers(db)
     tickets = TicketService(
-        TicketRepository(db), locks, calendar_from(settings), clock, on_committed=relay.notify
+        TicketRepository(db),
+        locks,
+        timers,
+        calendar_from(settings),
+        clock,
+        on_committed=relay.notify,
     )
     return Container(
         settings=settings,
@@ -106,5 +113,5 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
         clock=clock,
         publisher=publisher,
         relay=relay,
-        scheduler=SlaScheduler(db, tickets, clock, every=settings.sla_scheduler_every_seconds),
+        scheduler=SlaScheduler(timers, tickets, clock, every=settings.sla_scheduler_every_seconds),
     )

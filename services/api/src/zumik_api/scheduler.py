@@ -1,22 +1,21 @@
 """The SLA scheduler: records `ticket.sla_warning` (80% of the time used) and
 `ticket.sla_breached` (due time passed, no public team reply) once per ticket.
 
-Safe with several instances: each candidate is re-checked under the ticket's lease, and the
-ticket's `sla_*_emitted` flags are set in the same write as the event enters the outbox, so a
-second instance (or pass) finds nothing left to record.
+Candidates come from the `sla_timers` work list (small documents: a pass never reads tickets
+that are not due). Safe with several instances: each candidate is re-checked under the ticket's
+lease, and the ticket's `sla_*_emitted` flags are set in the same write as the event enters the
+outbox, so a second instance (or pass) finds nothing left to record.
 """
 
 import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from zumik_api.adapters.locks import TicketBusy
-from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.sla_timers import SlaTimers
 from zumik_api.clock import Clock
 from zumik_api.service.tickets import TicketNotFound, TicketService
 
@@ -29,29 +28,17 @@ class PassResult:
     recorded: int
 
 
-def due_query(now: Any) -> dict[str, Any]:
-    """Unanswered, unclosed tickets whose warning or breach is due and not yet recorded."""
-    return {
-        "first_responded_at": None,
-        "status": {"$ne": "closed"},
-        "$or": [
-            {"sla_breach_emitted": False, "first_response_due_at": {"$lte": now}},
-            {"sla_warning_emitted": False, "sla_warning_at": {"$lte": now}},
-        ],
-    }
-
-
 class SlaScheduler:
     def __init__(
         self,
-        db: AsyncDatabase[Document],
+        timers: SlaTimers,
         tickets: TicketService,
         clock: Clock,
         *,
         every: float = 15.0,
         concurrency: int = 16,
     ) -> None:
-        self._tickets_collection = db.tickets
+        self._timers = timers
         self._tickets = tickets
         self._clock = clock
         self._every = every
@@ -68,8 +55,7 @@ class SlaScheduler:
             await asyncio.sleep(max(self._every, 4 * (time.monotonic() - started)))
 
     async def run_pass(self) -> PassResult:
-        cursor = self._tickets_collection.find(due_query(self._clock()), {"_id": 1})
-        ticket_ids = [str(doc["_id"]) async for doc in cursor]
+        ticket_ids = await self._timers.due(self._clock())
         recorded = await asyncio.gather(*(self._record(ticket_id) for ticket_id in ticket_ids))
         return PassResult(candidates=len(ticket_ids), recorded=sum(recorded))
 

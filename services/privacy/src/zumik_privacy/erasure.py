@@ -7,6 +7,7 @@ What holds a project's personal data, and how each is found:
 - `notification_deliveries` (ids only, but tied to the tickets): by `project_id` / `ticket_id`;
 - `privacy_exports` + `privacy_export_chunks` (copies of tickets): every export of the project,
   for a subject too, since any of them may contain the subject;
+- `sla_timers` (the SLA scheduler's work list: ids and a time): by `project_id` / ticket id;
 - `ticket_locks` (leases, keyed by ticket id): those on the project's tickets (a subject's are
   taken and given back by the erasure itself);
 - `api_keys` and `projects`: for a project erasure.
@@ -175,6 +176,7 @@ class Eraser:
             self._delete(
                 store.NOTIFICATION_DELIVERIES, by_project, "notification_deliveries", counts
             ),
+            self._delete(store.SLA_TIMERS, by_project, "sla_timers", counts),
             self._delete_exports(project_id, counts),
         )
         return deleted + sum(parts)
@@ -236,6 +238,12 @@ class Eraser:
                 self._delete(store.IDEMPOTENCY_KEYS, of_tickets, "idempotency_keys", counts),
                 self._delete(
                     store.NOTIFICATION_DELIVERIES, of_tickets, "notification_deliveries", counts
+                ),
+                self._delete(
+                    store.SLA_TIMERS,
+                    {"project_id": project_id, "_id": {"$in": list(batch_ids)}},
+                    "sla_timers",
+                    counts,
                 ),
             )
             deleted += sum(parts)

@@ -18,6 +18,7 @@ PROJECTS = "projects"
 API_KEYS = "api_keys"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 TICKET_LOCKS = "ticket_locks"
+SLA_TIMERS = "sla_timers"
 NOTIFICATION_DELIVERIES = "notification_deliveries"
 
 EXPORTS = "privacy_exports"

@@ -38,21 +38,8 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
             ("_id", ASCENDING),
         ]
     )
-    # The SLA scheduler's two questions: which breaches and which warnings are due.
-    await db.tickets.create_index(
-        [
-            ("sla_breach_emitted", ASCENDING),
-            ("first_responded_at", ASCENDING),
-            ("first_response_due_at", ASCENDING),
-        ]
-    )
-    await db.tickets.create_index(
-        [
-            ("sla_warning_emitted", ASCENDING),
-            ("first_responded_at", ASCENDING),
-            ("sla_warning_at", ASCENDING),
-        ]
-    )
+    await db.sla_timers.create_index([("check_at", ASCENDING)])
+    await db.sla_timers.create_index([("project_id", ASCENDING)])
     await db.api_keys.create_index([("project_id", ASCENDING)])
     await db.idempotency_keys.create_index([("created_at", ASCENDING)])
     await db.idempotency_keys.create_index([("project_id", ASCENDING)])

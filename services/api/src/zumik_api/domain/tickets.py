@@ -190,6 +190,17 @@ class Ticket:
             self._record("ticket.sla_breached", now)
 
     @property
+    def next_sla_check(self) -> datetime | None:
+        """When the next SLA event falls due, or None once the clock has nothing left to say."""
+        if self.first_responded_at is not None or self.first_response_due_at is None:
+            return None
+        if self.status == "closed":
+            return None
+        if not self.sla_warning_emitted and self.sla_warning_at is not None:
+            return self.sla_warning_at
+        return None if self.sla_breach_emitted else self.first_response_due_at
+
+    @property
     def changed(self) -> bool:
         return self.dirty or bool(self.new_events or self.new_messages or self.new_history)
 

@@ -2,12 +2,14 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from zumik_contracts.tickets import Priority, TicketStatus
 
 from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.projects import Project
+from zumik_api.adapters.sla_timers import SlaTimers
 from zumik_api.adapters.tickets import Page, TicketRepository
 from zumik_api.clock import Clock
 from zumik_api.domain.business_time import BusinessCalendar
@@ -34,12 +36,14 @@ class TicketService:
         self,
         repository: TicketRepository,
         locks: TicketLocks,
+        timers: SlaTimers,
         calendar: BusinessCalendar,
         clock: Clock,
         on_committed: Callable[[str], None] = lambda ticket_id: None,
     ) -> None:
         self._repository = repository
         self._locks = locks
+        self._timers = timers
         self._calendar = calendar
         self._clock = clock
         self._on_committed = on_committed
@@ -64,6 +68,9 @@ class TicketService:
             now=self._clock(),
             calendar=self._calendar,
         )
+        # The timer first: a crash in between leaves a timer without a ticket, which the
+        # scheduler drops, never a running clock nobody watches.
+        await self._timers.set(ticket.id, ticket.project_id, ticket.next_sla_check)
         await self._repository.add(ticket)
         self._on_committed(ticket.id)
         return ticket
@@ -136,8 +143,28 @@ class TicketService:
             ticket.emit_due_sla_events(self._clock())
             recorded = bool(ticket.new_events)
 
-        await self._change(ticket_id, None, change)
+        try:
+            ticket = await self._change(ticket_id, None, change)
+        except TicketNotFound:
+            await self._timers.drop(ticket_id)  # erased, or its opening never completed
+            raise
+        # Re-armed even when nothing was recorded: a timer may run early, never late.
+        await self._timers.set(ticket.id, ticket.project_id, ticket.next_sla_check)
         return recorded
+
+    async def _save_with_timer(self, ticket: Ticket, check_before: datetime | None) -> None:
+        """Save, keeping the ticket's timer never later than its clock: an earlier check is
+        written before the ticket, a later (or no) check after it."""
+        check_after = ticket.next_sla_check
+        if check_after == check_before:
+            await self._repository.save(ticket)
+            return
+        earlier = check_after is not None and (check_before is None or check_after < check_before)
+        if earlier:
+            await self._timers.set(ticket.id, ticket.project_id, check_after)
+        await self._repository.save(ticket)
+        if not earlier:
+            await self._timers.set(ticket.id, ticket.project_id, check_after)
 
     async def _change(
         self, ticket_id: str, project_id: str | None, change: Callable[[Ticket], object]
@@ -148,9 +175,10 @@ class TicketService:
             await self.get(ticket_id, project_id)
         async with self._locks.hold(ticket_id):
             ticket = await self.get(ticket_id, project_id)
+            check_before = ticket.next_sla_check
             change(ticket)
             committed = bool(ticket.new_events)
-            await self._repository.save(ticket)
+            await self._save_with_timer(ticket, check_before)
         if committed:
             self._on_committed(ticket.id)
         return ticket
