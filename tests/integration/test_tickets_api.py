@@ -11,8 +11,8 @@ from zumik_api.adapters.projects import ProjectRepository
 from zumik_api.clock import utc_now
 
 from tests.conftest import ApiProject, ProjectFactory
+from tests.integration.customer_api import TICKETS, get, reply, set_status
 
-TICKETS = "/v2/support/tickets"
 SLA_BY_PLAN = {
     "free": {
         "tier": "community",
@@ -62,29 +62,6 @@ async def create(
     assert response.status_code == 201, response.text
     ticket: dict[str, Any] = response.json()
     return ticket
-
-
-async def get(api: httpx.AsyncClient, project: ApiProject, ticket_id: str) -> dict[str, Any]:
-    response = await api.get(f"{TICKETS}/{ticket_id}", headers=project.headers)
-    assert response.status_code == 200, response.text
-    ticket: dict[str, Any] = response.json()
-    return ticket
-
-
-async def reply(
-    api: httpx.AsyncClient, project: ApiProject, ticket_id: str, body: str
-) -> httpx.Response:
-    return await api.post(
-        f"{TICKETS}/{ticket_id}/messages", json={"body": body}, headers=project.headers
-    )
-
-
-async def set_status(
-    api: httpx.AsyncClient, project: ApiProject, ticket_id: str, status: str
-) -> httpx.Response:
-    return await api.patch(
-        f"{TICKETS}/{ticket_id}", json={"status": status}, headers=project.headers
-    )
 
 
 async def list_page(

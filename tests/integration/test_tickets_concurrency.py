@@ -2,14 +2,12 @@
 
 import asyncio
 from datetime import datetime
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import ApiProject
-
-TICKETS = "/v2/support/tickets"
+from tests.integration.customer_api import TICKETS, get, reply, set_status
 
 
 def instant(timestamp: str) -> datetime:
@@ -23,29 +21,6 @@ async def create(api: httpx.AsyncClient, project: ApiProject, subject: str) -> s
     assert response.status_code == 201, response.text
     ticket_id: str = response.json()["id"]
     return ticket_id
-
-
-async def get(api: httpx.AsyncClient, project: ApiProject, ticket_id: str) -> dict[str, Any]:
-    response = await api.get(f"{TICKETS}/{ticket_id}", headers=project.headers)
-    assert response.status_code == 200, response.text
-    ticket: dict[str, Any] = response.json()
-    return ticket
-
-
-async def reply(
-    api: httpx.AsyncClient, project: ApiProject, ticket_id: str, body: str
-) -> httpx.Response:
-    return await api.post(
-        f"{TICKETS}/{ticket_id}/messages", json={"body": body}, headers=project.headers
-    )
-
-
-async def set_status(
-    api: httpx.AsyncClient, project: ApiProject, ticket_id: str, status: str
-) -> httpx.Response:
-    return await api.patch(
-        f"{TICKETS}/{ticket_id}", json={"status": status}, headers=project.headers
-    )
 
 
 async def test_simultaneous_replies_all_land(api: httpx.AsyncClient, project: ApiProject) -> None:
