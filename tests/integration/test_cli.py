@@ -1,10 +1,7 @@
 """`uv run zumik-support project ...`: JSON on stdout, errors on stderr, keys that work."""
 
 import asyncio
-import json
-import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,41 +10,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.projects import ProjectRepository
 
+from tests.cli import CliRun, run_cli
 from tests.conftest import ProjectFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKETS = "/v2/support/tickets"
 
 
-@dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> dict[str, Any]:
-        assert self.returncode == 0, self.stderr
-        lines = self.stdout.strip().splitlines()
-        assert len(lines) == 1, f"expected one JSON object on stdout, got {self.stdout!r}"
-        result: dict[str, Any] = json.loads(lines[0])
-        return result
-
-
-async def cli(mongodb_url: str, *args: str) -> Run:
-    process = await asyncio.create_subprocess_exec(
-        "uv",
-        "run",
-        "zumik-support",
-        *args,
-        cwd=ROOT,
-        env=os.environ | {"MONGODB_URL": mongodb_url},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(60):
-        stdout, stderr = await process.communicate()
-    assert process.returncode is not None
-    return Run(process.returncode, stdout.decode(), stderr.decode())
+async def cli(mongodb_url: str, *args: str) -> CliRun:
+    return await run_cli({"MONGODB_URL": mongodb_url}, *args)
 
 
 def unique_name() -> str:
@@ -138,7 +109,7 @@ async def test_new_key_gives_a_second_working_key_for_the_same_project(
         }
 
 
-def assert_refused(run: Run, *mentions: str) -> None:
+def assert_refused(run: CliRun, *mentions: str) -> None:
     assert run.returncode != 0
     assert run.stdout == ""
     assert run.stderr.strip()

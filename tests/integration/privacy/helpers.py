@@ -5,12 +5,9 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,13 +19,12 @@ from zumik_cli.privacy import new_request_id, send_command
 from zumik_contracts.privacy import CommandType, PrivacyResult, command_routing_key
 from zumik_privacy.settings import Settings
 
+from tests.cli import CliRun, run_cli
 from tests.conftest import ApiProject
 
 SALT = "test-salt-not-secret"
 TICKETS = "/v2/support/tickets"
 STAFF = "/v2/support/staff"
-ROOT = Path(__file__).resolve().parents[3]
-CLI = Path(sys.executable).with_name("zumik-support")
 
 
 class OffsetClock:
@@ -259,39 +255,14 @@ async def collection_counts(db: AsyncDatabase[Document]) -> dict[str, int]:
     }
 
 
-@dataclass(frozen=True)
-class CliRun:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> dict[str, Any]:
-        assert self.returncode == 0, self.stderr
-        lines = self.stdout.strip().splitlines()
-        assert len(lines) == 1, f"expected one JSON object on stdout, got {self.stdout!r}"
-        result: dict[str, Any] = json.loads(lines[0])
-        return result
-
-
-async def run_cli(settings: Settings, *args: str) -> CliRun:
-    env = os.environ | {
+async def run_privacy_cli(settings: Settings, *args: str) -> CliRun:
+    env = {
         "MONGODB_URL": settings.mongodb_url,
         "AMQP_URL": settings.amqp_url,
         "PRIVACY_EXCHANGE": settings.privacy_exchange,
         "PRIVACY_QUEUE_PREFIX": settings.privacy_queue_prefix,
     }
-    process = await asyncio.create_subprocess_exec(
-        str(CLI),
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(60):
-        stdout, stderr = await process.communicate()
-    assert process.returncode is not None
-    return CliRun(process.returncode, stdout.decode(), stderr.decode())
+    return await run_cli(env, *args)
 
 
 def tickets_bytes(exported: bytes) -> bytes:

@@ -14,7 +14,7 @@ from tests.integration.privacy.helpers import (
     Subject,
     find_anywhere,
     open_ticket,
-    run_cli,
+    run_privacy_cli,
     unique_email,
 )
 
@@ -29,7 +29,7 @@ async def test_cli_erase_prints_the_receipt(
     erin = Subject(unique_email("Erin"))
     await open_ticket(api, project, erin)
 
-    run = await run_cli(
+    run = await run_privacy_cli(
         privacy_settings, "privacy", "erase", "--project", project.id, "--email", erin.email
     )
 
@@ -42,7 +42,7 @@ async def test_cli_erase_prints_the_receipt(
     assert erin.email.lower() not in run.stdout.lower()
     assert await find_anywhere(db, erin.needles) == []
 
-    again = await run_cli(
+    again = await run_privacy_cli(
         privacy_settings, "privacy", "erase", "--project", project.id, "--email", erin.email,
         "--request-id", receipt["request_id"],
     )  # fmt: skip
@@ -52,7 +52,7 @@ async def test_cli_erase_prints_the_receipt(
 async def test_cli_reports_a_failed_command(
     privacy_settings: Settings, privacy_service: PrivacyService
 ) -> None:
-    run = await run_cli(
+    run = await run_privacy_cli(
         privacy_settings, "privacy", "erase", "--project", "prj_00000000000000000000000000"
     )
 
@@ -64,7 +64,7 @@ async def test_cli_reports_a_failed_command(
 async def test_cli_refuses_an_invalid_email_before_sending(
     project: ApiProject, privacy_settings: Settings, privacy_service: PrivacyService
 ) -> None:
-    run = await run_cli(
+    run = await run_privacy_cli(
         privacy_settings, "privacy", "erase", "--project", project.id, "--email", "nope"
     )
 
@@ -85,7 +85,9 @@ async def test_cli_gives_up_after_its_timeout_with_a_clear_error(
         await queue.bind(exchange, "privacy.erase")
         idle = privacy_settings.model_copy(update={"privacy_exchange": name})
 
-        run = await run_cli(idle, "privacy", "erase", "--project", project.id, "--timeout", "1")
+        run = await run_privacy_cli(
+            idle, "privacy", "erase", "--project", project.id, "--timeout", "1"
+        )
 
         await exchange.delete()
     assert run.returncode == 1
@@ -100,7 +102,9 @@ async def test_cli_says_when_nothing_receives_commands(
         update={"privacy_exchange": f"zumik.privacy.test.none.{secrets.token_hex(4)}"}
     )
 
-    run = await run_cli(nowhere, "privacy", "export", "--project", project.id, "--out", "x.json")
+    run = await run_privacy_cli(
+        nowhere, "privacy", "export", "--project", project.id, "--out", "x.json"
+    )
 
     assert run.returncode == 1
     assert "is the privacy service running?" in run.stderr

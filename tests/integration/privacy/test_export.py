@@ -22,7 +22,7 @@ from tests.integration.privacy.helpers import (
     get_ticket,
     internal_note,
     open_ticket,
-    run_cli,
+    run_privacy_cli,
     tickets_bytes,
     unique_email,
 )
@@ -46,7 +46,7 @@ async def test_cli_export_matches_what_the_api_shows(
     await open_ticket(api, other_project, Subject(unique_email("Nina")))
     out = tmp_path / "export.json"
 
-    run = await run_cli(
+    run = await run_privacy_cli(
         privacy_settings, "privacy", "export", "--project", project.id, "--out", str(out)
     )
 

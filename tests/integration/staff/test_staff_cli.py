@@ -1,9 +1,7 @@
 """`uv run zumik-support staff create --email E`: prints a working token, stores only its hash."""
 
-import asyncio
 import hashlib
 import json
-import os
 import secrets
 from pathlib import Path
 
@@ -11,26 +9,15 @@ import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters.mongo import Document
 
+from tests.cli import run_cli
 from tests.integration.staff.helpers import QUEUE, TICKETS
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 async def zumik_support(mongodb_url: str, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        "uv",
-        "run",
-        "zumik-support",
-        *args,
-        cwd=ROOT,
-        env=os.environ | {"MONGODB_URL": mongodb_url},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(60):
-        stdout, stderr = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+    run = await run_cli({"MONGODB_URL": mongodb_url}, *args)
+    return run.returncode, run.stdout, run.stderr
 
 
 async def test_staff_create_prints_a_token_that_works_on_the_queue(
