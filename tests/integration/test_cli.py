@@ -2,7 +2,6 @@
 
 import asyncio
 import secrets
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +12,6 @@ from zumik_api.adapters.projects import ProjectRepository
 from tests.cli import CliRun, run_cli
 from tests.conftest import ProjectFactory
 
-ROOT = Path(__file__).resolve().parents[2]
 TICKETS = "/v2/support/tickets"
 
 

@@ -3,7 +3,6 @@
 import hashlib
 import json
 import secrets
-from pathlib import Path
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
@@ -11,8 +10,6 @@ from zumik_api.adapters.mongo import Document
 
 from tests.cli import run_cli
 from tests.integration.staff.helpers import QUEUE, TICKETS
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 async def zumik_support(mongodb_url: str, *args: str) -> tuple[int, str, str]:
