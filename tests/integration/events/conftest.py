@@ -11,6 +11,7 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from zumik_contracts.events import SUPPORT_EXCHANGE
 
+from tests.amqp import take_until
 from tests.services import Services
 
 
@@ -22,12 +23,7 @@ class OpsQueue:
 
     async def next(self, wait_seconds: float = 10.0) -> AbstractIncomingMessage:
         async with asyncio.timeout(wait_seconds):
-            while True:
-                message = await self.queue.get(fail=False)
-                if message is not None:
-                    await message.ack()
-                    return message
-                await asyncio.sleep(0.02)
+            return await take_until(self.queue)
 
     async def messages_for(
         self, ticket_id: str, count: int, wait_seconds: float = 15.0

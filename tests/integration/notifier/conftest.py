@@ -25,6 +25,7 @@ from zumik_notifier.app import Notifier, build_notifier
 from zumik_notifier.settings import Settings as NotifierSettings
 from zumik_notifier.topology import NOTIFIED_EVENT_TYPES, Topology
 
+from tests.amqp import take_until
 from tests.conftest import ApiProject
 from tests.integration.notifier.http_stub import RecordingServer, Request, recording_server
 from tests.services import Services
@@ -85,13 +86,7 @@ class NotifierEnv:
         async with amqp_channel(self.settings.amqp_url) as channel, asyncio.timeout(within):
             queue = await channel.get_queue(self.topology.dead_letter_queue.name)
             while len(found) < count:
-                message = await queue.get(fail=False)
-                if message is None:
-                    await asyncio.sleep(0.05)
-                    continue
-                await message.ack()
-                if containing in message.body:
-                    found.append(message)
+                found.append(await take_until(queue, lambda m: containing in m.body))
         return found
 
     async def publish_raw(self, body: bytes, **properties: Any) -> None:
@@ -171,14 +166,9 @@ class OpsQueue:
 
     async def event_for(self, ticket_id: str, within: float = 15.0) -> AbstractIncomingMessage:
         async with asyncio.timeout(within):
-            while True:
-                message = await self.queue.get(fail=False)
-                if message is None:
-                    await asyncio.sleep(0.02)
-                    continue
-                await message.ack()
-                if json.loads(message.body)["data"]["ticket_id"] == ticket_id:
-                    return message
+            return await take_until(
+                self.queue, lambda m: json.loads(m.body)["data"]["ticket_id"] == ticket_id
+            )
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from zumik_cli.privacy import new_request_id, send_command
 from zumik_contracts.privacy import CommandType, PrivacyResult, command_routing_key
 from zumik_privacy.settings import Settings
 
+from tests.amqp import take_until
 from tests.cli import CliRun, run_cli
 from tests.conftest import ApiProject
 
@@ -102,15 +103,11 @@ class ResultTap:
     ) -> tuple[str, dict[str, Any]]:
         """(routing key, body) of the first result for `request_id` (None: an unreadable one)."""
         async with asyncio.timeout(within):
-            while True:
-                message = await self.queue.get(fail=False)
-                if message is None:
-                    await asyncio.sleep(0.02)
-                    continue
-                await message.ack()
-                body: dict[str, Any] = json.loads(message.body)
-                if body["request_id"] == request_id:
-                    return str(message.routing_key), body
+            message = await take_until(
+                self.queue, lambda m: json.loads(m.body)["request_id"] == request_id
+            )
+        body: dict[str, Any] = json.loads(message.body)
+        return str(message.routing_key), body
 
 
 class DeadLetters:
@@ -121,14 +118,7 @@ class DeadLetters:
 
     async def find(self, message_id: str, within: float = 10.0) -> AbstractIncomingMessage:
         async with asyncio.timeout(within):
-            while True:
-                message = await self.queue.get(fail=False)
-                if message is None:
-                    await asyncio.sleep(0.05)
-                    continue
-                await message.ack()
-                if message.message_id == message_id:
-                    return message
+            return await take_until(self.queue, lambda m: m.message_id == message_id)
 
 
 @dataclass
