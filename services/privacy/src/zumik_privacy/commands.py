@@ -120,6 +120,16 @@ def scope_of(command: PrivacyCommand, salt: bytes) -> PrivacyScope:
     return PrivacyScope(kind="subject", subject_hash=subject_hash(command.contact_email, salt))
 
 
+def command_identity(command: PrivacyCommand, scope: PrivacyScope) -> dict[str, Any]:
+    """What a request id stands for: reusing the id for anything else is a conflict."""
+    return {
+        "type": command.type,
+        "project_id": command.project_id,
+        "scope": scope.kind,
+        "subject_hash": scope.subject_hash,
+    }
+
+
 def subject_filter(project_id: str, email: str | None) -> dict[str, Any]:
     """The project's tickets, or only the data subject's (case-insensitively: an address is
     typed in many casings, and erasure must rather catch too much of one person than miss)."""

@@ -41,7 +41,13 @@ from zumik_contracts.privacy import ErasureCounts, ErasureReceipt, PrivacyComman
 from zumik_privacy import store
 from zumik_privacy.bulk import delete_all
 from zumik_privacy.claims import Claim, ClaimStore, Completed, Conflict
-from zumik_privacy.commands import reused_request_id, scope_of, subject_filter, unknown_project
+from zumik_privacy.commands import (
+    command_identity,
+    reused_request_id,
+    scope_of,
+    subject_filter,
+    unknown_project,
+)
 
 log = logging.getLogger("zumik_privacy.erasure")
 _T = TypeVar("_T")
@@ -97,12 +103,7 @@ class Eraser:
 
     async def run(self, command: PrivacyCommand) -> ErasureOutcome:
         scope = scope_of(command, self._salt)
-        identity = {
-            "type": "erase",
-            "project_id": command.project_id,
-            "scope": scope.kind,
-            "subject_hash": scope.subject_hash,
-        }
+        identity = command_identity(command, scope)
         if await self._claims.find(command.id) is None:
             await self._check_new(command)
         outcome = await self._claims.claim(

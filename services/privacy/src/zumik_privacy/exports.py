@@ -28,7 +28,13 @@ from zumik_contracts.privacy import ExportReference, PrivacyCommand, PrivacyScop
 from zumik_privacy import store
 from zumik_privacy.bulk import delete_all
 from zumik_privacy.claims import Claim, ClaimLost, ClaimStore, Completed, Conflict
-from zumik_privacy.commands import reused_request_id, scope_of, subject_filter, unknown_project
+from zumik_privacy.commands import (
+    command_identity,
+    reused_request_id,
+    scope_of,
+    subject_filter,
+    unknown_project,
+)
 
 log = logging.getLogger("zumik_privacy.exports")
 
@@ -149,12 +155,7 @@ class Exporter:
 
     async def run(self, command: PrivacyCommand) -> ExportOutcome:
         scope = scope_of(command, self._salt)
-        identity = {
-            "type": "export",
-            "project_id": command.project_id,
-            "scope": scope.kind,
-            "subject_hash": scope.subject_hash,
-        }
+        identity = command_identity(command, scope)
         if await self._claims.find(command.id) is None:
             await self._check_new(command)
         now = self._clock()
