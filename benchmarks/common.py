@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters import mongo
 from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.outbox import OutboxLedger
 
 log = logging.getLogger("benchmarks")
 
@@ -260,10 +261,11 @@ async def service_process(
 async def wait_for_outbox(db: AsyncDatabase[Document], within_s: float = 120.0) -> int:
     """Wait (bounded) until the API's relay published every pending event; what is left."""
     deadline = time.monotonic() + within_s
-    pending = await db.tickets.count_documents({"outbox_pending": True})
+    ledger = OutboxLedger(db)
+    pending = await ledger.count_unpublished(db.tickets, {})
     for _ in range(int(within_s) + 1):
         if not pending or time.monotonic() >= deadline:
             break
         await asyncio.sleep(1.0)
-        pending = await db.tickets.count_documents({"outbox_pending": True})
+        pending = await ledger.count_unpublished(db.tickets, {})
     return pending

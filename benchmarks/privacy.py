@@ -100,8 +100,9 @@ async def seed(db: AsyncDatabase[Document], project_id: str, count: int) -> floa
         ticket.reply("support", "Thanks, we are looking into it. " * 4, now)
         ticket.reply("customer", "It also happens with the Python SDK. " * 4, now)
         doc = _ticket_doc(ticket)
-        # As stored once the API's relay has published the events: an empty outbox.
-        doc.update(outbox=[], outbox_pending=False)
+        # As stored once a later change dropped the published events: an empty outbox.
+        doc.update(outbox=[])
+        doc.pop("outbox_at", None)
         batch.append(doc)
         if len(batch) == INSERT_BATCH:
             await db[store.TICKETS].insert_many(batch)

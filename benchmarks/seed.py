@@ -59,7 +59,7 @@ def stored(ticket: Ticket, *, published: bool = True) -> Document:
     doc = _ticket_doc(ticket)
     if published:
         doc["outbox"] = []
-        doc["outbox_pending"] = False
+        doc.pop("outbox_at", None)
     return doc
 
 

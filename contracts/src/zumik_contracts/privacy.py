@@ -128,12 +128,14 @@ class ErasureCounts(BaseModel):
     )
     outbox_events: int | None = Field(
         default=0,
-        description="Ticket events still waiting to be published; null for a project erasure.",
+        description="Events held in the erased tickets' outboxes (their latest events, "
+        "published or not); null for a project erasure.",
     )
     idempotency_keys: int = 0
     notification_deliveries: int = 0
     ticket_locks: int = 0
     sla_timers: int = 0
+    outbox_acks: int = 0
     exports: int = 0
     export_chunks: int = 0
 

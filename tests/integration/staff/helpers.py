@@ -10,7 +10,7 @@ import httpx
 from aio_pika.abc import AbstractQueue
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters.mongo import Document
-from zumik_api.relay import OutboxRelay
+from zumik_api.container import Container
 
 from tests.conftest import ApiProject
 
@@ -184,23 +184,21 @@ class EventTap:
     async def settle(
         self,
         db: AsyncDatabase[Document],
-        relay: OutboxRelay,
+        container: Container,
         ticket_ids: list[str],
         wait_seconds: float = 15.0,
     ) -> None:
         """Publish every pending outbox event of these tickets, then read all that arrived.
 
-        An event leaves a ticket's outbox only once RabbitMQ confirmed it (it is then in our
-        queue), so once none of the tickets has a pending outbox, reading the queue until it is
+        An event is acknowledged only once RabbitMQ confirmed it (it is then in our queue), so
+        once none of the tickets has an unacknowledged event, reading the queue until it is
         empty sees every event they ever recorded.
         """
         async with asyncio.timeout(wait_seconds):
             while True:
-                await relay.drain()
-                pending = await db.tickets.count_documents(
-                    {"_id": {"$in": ticket_ids}, "outbox_pending": True}
-                )
-                if pending == 0:
+                await container.relay.drain()
+                of_tickets = {"_id": {"$in": ticket_ids}}
+                if await container.ledger.count_unpublished(db.tickets, of_tickets) == 0:
                     break
                 await asyncio.sleep(0.05)
             empty_reads = 0

@@ -102,7 +102,7 @@ async def test_internal_notes_are_absent_from_every_customer_surface(
         assert all(m["author"] in ("customer", "support") for m in replay.json()["messages"])
 
     # Events on zumik.support.
-    await event_tap.settle(db, container.relay, [ticket_id])
+    await event_tap.settle(db, container, [ticket_id])
     events = event_tap.for_ticket(ticket_id)
     types = [e["type"] for e in events]
     assert types.count("ticket.created") == 1

@@ -45,6 +45,7 @@ def service_at(
         TicketRepository(db),
         TicketLocks(db.ticket_locks),
         SlaTimers(db),
+        container.ledger,
         calendar_from(container.settings),
         clock=clock,
         on_committed=container.relay.notify,

@@ -41,6 +41,7 @@ def make_scheduler(
         TicketRepository(db),
         TicketLocks(db.ticket_locks),
         SlaTimers(db),
+        container.ledger,
         calendar_from(container.settings),
         clock=clock,
         on_committed=container.relay.notify,
@@ -91,7 +92,7 @@ async def test_warning_at_80_percent_then_breach_each_exactly_once(
         clock.set(created + timedelta(hours=later))
         await scheduler.run_pass()
 
-    await event_tap.settle(db, container.relay, [ticket_id])
+    await event_tap.settle(db, container, [ticket_id])
     warnings = event_tap.for_ticket(ticket_id, WARNING)
     breaches = event_tap.for_ticket(ticket_id, BREACH)
     assert times(warnings) == [created + timedelta(hours=3, minutes=15)]
@@ -116,7 +117,7 @@ async def test_concurrent_schedulers_record_one_breach_per_ticket(
     await asyncio.gather(*(s.run_pass() for s in schedulers))
     await asyncio.gather(*(s.run_pass() for s in schedulers))
 
-    await event_tap.settle(db, container.relay, ticket_ids)
+    await event_tap.settle(db, container, ticket_ids)
     for ticket_id in ticket_ids:
         assert len(event_tap.for_ticket(ticket_id, BREACH)) == 1, ticket_id
         assert len(event_tap.for_ticket(ticket_id, WARNING)) == 1, ticket_id
@@ -146,9 +147,7 @@ async def test_a_ticket_answered_in_time_never_breaches(
         clock.set(created + timedelta(hours=hours))
         await scheduler.run_pass()
 
-    await event_tap.settle(
-        db, container.relay, [answered_id, warned_then_answered_id, unanswered_id]
-    )
+    await event_tap.settle(db, container, [answered_id, warned_then_answered_id, unanswered_id])
     assert event_tap.for_ticket(answered_id, WARNING) == []
     assert event_tap.for_ticket(answered_id, BREACH) == []
     assert len(event_tap.for_ticket(warned_then_answered_id, WARNING)) == 1
@@ -175,7 +174,7 @@ async def test_a_closed_unanswered_ticket_records_nothing(
     assert response.status_code == 200
     scheduler = make_scheduler(container, db, FakeClock(created + timedelta(hours=5)))
     await scheduler.run_pass()
-    await event_tap.settle(db, container.relay, [ticket_id])
+    await event_tap.settle(db, container, [ticket_id])
     assert event_tap.for_ticket(ticket_id, WARNING) == []
     assert event_tap.for_ticket(ticket_id, BREACH) == []
     assert await flags(db, ticket_id) == (False, False)

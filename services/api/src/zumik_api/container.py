@@ -13,6 +13,7 @@ from zumik_api.adapters.events import EventPublisher, make_broker
 from zumik_api.adapters.idempotency import IdempotencyStore
 from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.outbox import OutboxLedger
 from zumik_api.adapters.projects import ProjectRepository
 from zumik_api.adapters.queue import SupportQueue
 from zumik_api.adapters.sla_timers import SlaTimers
@@ -42,6 +43,7 @@ class Container:
     idempotency: IdempotencyStore
     clock: Clock
     publisher: EventPublisher
+    ledger: OutboxLedger
     relay: OutboxRelay
     scheduler: SlaScheduler
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -91,12 +93,14 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
     broker = make_broker(settings.amqp_url)
     subscribe_plan_changes(broker, PlanChanges(projects, locks))
     publisher = EventPublisher(broker, before_start=[declare_dead_letters])
-    relay = OutboxRelay(db, publisher, locks, clock)
+    ledger = OutboxLedger(db)
+    relay = OutboxRelay(db, publisher, ledger, clock)
     timers = SlaTimers(db)
     tickets = TicketService(
         TicketRepository(db),
         locks,
         timers,
+        ledger,
         calendar_from(settings),
         clock,
         on_committed=relay.notify,
@@ -112,6 +116,7 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
         idempotency=IdempotencyStore(db.idempotency_keys, clock=clock),
         clock=clock,
         publisher=publisher,
+        ledger=ledger,
         relay=relay,
         scheduler=SlaScheduler(timers, tickets, clock, every=settings.sla_scheduler_every_seconds),
     )

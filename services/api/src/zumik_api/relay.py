@@ -1,26 +1,40 @@
 """The outbox relay: moves the events stored in ticket documents onto RabbitMQ.
 
-Fast path: a committed change calls `notify(ticket_id)` and the relay publishes that ticket's
-outbox at once. Safety net: a periodic sweep finds tickets whose outbox is still pending (a crash,
-another replica's crash, or RabbitMQ being down) and publishes those. Events of one ticket are
-published in order, one at a time; tickets proceed concurrently. An event leaves the outbox only
-after RabbitMQ confirmed it, so delivery is at-least-once; consumers drop duplicates by event id.
+Fast path: a write that recorded events hands the ticket's outbox to `notify()`, and the relay
+publishes it at once, without reading anything back. A ticket's events go out in order, one at
+a time; tickets proceed concurrently. Once RabbitMQ confirmed an event, the relay records its
+ack (`OutboxLedger`: an insert, group-committed across tickets); it never rewrites the ticket.
+
+Safety net: a sweep walks up `outbox_at` from the published-through watermark, oldest first,
+over tickets changed more than `sweep_grace` ago. It publishes whatever has no ack (a crash,
+another replica's crash, RabbitMQ down), and raises the watermark to just below the first
+ticket it still had to publish. `sweep_grace` must exceed the longest write plus the clock
+skew between replicas: a write that commits later than that after its clock reading could be
+passed by the watermark. Delivery is at-least-once; consumers drop duplicates by event id.
 """
 
 import asyncio
 import contextlib
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from zumik_api.adapters.locks import TicketBusy, TicketLocks
 from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.outbox import Outbox, OutboxLedger
 from zumik_api.clock import Clock
 
 log = logging.getLogger("zumik_api.relay")
+
+SWEEP_PAGE = 1000
+# The most of its time the relay spends sweeping. The fast path carries normal traffic; the
+# sweep only recovers from crashes, and on FerretDB each one scans the whole collection.
+SWEEP_DUTY = 0.05
+# Stored dates have millisecond precision: "just below" a ticket's `outbox_at`.
+TICK = timedelta(milliseconds=1)
 
 
 class Publisher(Protocol):
@@ -36,35 +50,39 @@ class OutboxRelay:
         self,
         db: AsyncDatabase[Document],
         publisher: Publisher,
-        locks: TicketLocks,
+        ledger: OutboxLedger,
         clock: Clock,
         *,
         sweep_every: float = 2.0,
-        sweep_grace: timedelta = timedelta(seconds=5),
+        sweep_grace: timedelta = timedelta(seconds=30),
         concurrency: int = 32,
     ) -> None:
         self._tickets = db.tickets
         self._publisher = publisher
-        self._locks = locks
+        self._ledger = ledger
         self._clock = clock
         self._sweep_every = sweep_every
         self._sweep_grace = sweep_grace
         self._slots = asyncio.Semaphore(concurrency)
-        self._ready: set[str] = set()
-        self._retry: set[str] = set()
+        self._ready: dict[str, Outbox] = {}
+        self._retry: dict[str, Outbox] = {}
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self.broker_connected = False
         self.published_count = 0
 
-    def notify(self, ticket_id: str) -> None:
-        self._ready.add(ticket_id)
+    def notify(self, ticket_id: str, outbox: Outbox) -> None:
+        """A write to `ticket_id` recorded events; `outbox` is the ticket's outbox it wrote."""
+        self._ready[ticket_id] = outbox
         self._wake.set()
 
     async def run(self) -> None:
         """Relay until cancelled."""
-        connector = asyncio.create_task(self._watch_connection())
+        background = [
+            asyncio.create_task(self._watch_connection()),
+            asyncio.create_task(self._purge_acks()),
+        ]
         next_sweep = 0.0
         try:
             while True:
@@ -74,88 +92,106 @@ class OutboxRelay:
                 self._wake.clear()
                 if time.monotonic() >= next_sweep:
                     started = time.monotonic()
-                    self._ready |= self._retry
-                    self._retry.clear()
-                    await self._sweep()
+                    self._requeue_retries()
+                    await self._sweep(self._sweep_grace, raise_watermark=True)
                     # A slow store (FerretDB scans) must not be kept busy by the safety net.
-                    next_sweep = time.monotonic() + max(
-                        self._sweep_every, 5 * (time.monotonic() - started)
-                    )
+                    spent = time.monotonic() - started
+                    next_sweep = time.monotonic() + max(self._sweep_every, spent / SWEEP_DUTY)
                 self._dispatch()
         finally:
-            connector.cancel()
-            for task in self._tasks:
+            for task in [*background, *self._tasks]:
                 task.cancel()  # unconfirmed events stay in the outbox for the next process
 
     async def drain(self) -> None:
-        """Publish everything pending now (used at shutdown and by tests)."""
-        await self._sweep(grace=timedelta(0))
+        """Publish everything pending now, however recent (used at shutdown and by tests)."""
+        self._requeue_retries()
+        await self._sweep(timedelta(0), raise_watermark=False)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Publish, and acknowledge, everything notified so far."""
         while self._ready or self._in_flight:
             self._dispatch()
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.002)
+
+    def _requeue_retries(self) -> None:
+        for ticket_id, outbox in self._retry.items():
+            self._ready.setdefault(ticket_id, outbox)
+        self._retry.clear()
 
     def _dispatch(self) -> None:
-        for ticket_id in list(self._ready - self._in_flight):
-            self._ready.discard(ticket_id)
+        for ticket_id in [t for t in self._ready if t not in self._in_flight]:
+            outbox = self._ready.pop(ticket_id)
             self._in_flight.add(ticket_id)
-            task = asyncio.create_task(self._relay_ticket(ticket_id))
+            task = asyncio.create_task(self._relay_ticket(ticket_id, outbox))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _sweep(self, grace: timedelta | None = None) -> None:
-        cutoff = self._clock() - (self._sweep_grace if grace is None else grace)
-        try:
-            async for doc in self._tickets.find(
-                {"outbox_pending": True, "updated_at": {"$lte": cutoff}}, {"_id": 1}
-            ).limit(1000):
-                self._ready.add(str(doc["_id"]))
-        except Exception:
-            log.warning("outbox sweep could not read MongoDB; will retry")
-
-    async def _relay_ticket(self, ticket_id: str) -> None:
+    async def _relay_ticket(self, ticket_id: str, outbox: Outbox) -> None:
         try:
             async with self._slots:
-                published = await self._publish_outbox(ticket_id)
-                if published:
-                    await self._acknowledge(ticket_id, published)
-        except Exception as error:
-            # Left in the outbox and retried at the next sweep, so a down broker is not hammered.
-            self._retry.add(ticket_id)
-            if not isinstance(error, TicketBusy):
-                log.warning("relay of ticket %s paused: %s", ticket_id, type(error).__name__)
+                confirmed = await self._publish_in_order(ticket_id, outbox)
+            # Outside the slot: the next ticket publishes while this one's ack is written.
+            await self._acknowledge(ticket_id, confirmed)
         finally:
             self._in_flight.discard(ticket_id)
             if ticket_id in self._ready:  # changed again while in flight
                 self._wake.set()
 
-    async def _publish_outbox(self, ticket_id: str) -> list[str]:
-        doc = await self._tickets.find_one({"_id": ticket_id}, {"outbox": 1})
-        published: list[str] = []
-        for event in [] if doc is None else doc.get("outbox", []):
-            try:
+    async def _publish_in_order(self, ticket_id: str, outbox: Outbox) -> Outbox:
+        """Publish the events in order, up to the first failure; those RabbitMQ confirmed."""
+        confirmed: Outbox = []
+        try:
+            for event in outbox:
+                if self._ledger.published_here(event):
+                    continue  # a sweep's copy of what the fast path already sent
                 await self._publisher.publish(event)
-            except Exception:
-                if published:  # keep the confirmed ones out of the outbox, then stop in order
-                    await self._acknowledge(ticket_id, published)
-                raise
-            published.append(event["id"])
-            self.published_count += 1
-        return published
+                confirmed.append(event)
+                self.published_count += 1
+        except Exception as error:
+            # Retried at the next sweep, so that a down broker is not hammered.
+            self._retry.setdefault(ticket_id, outbox)
+            log.warning("relay of ticket %s paused: %s", ticket_id, type(error).__name__)
+        return confirmed
 
-    async def _acknowledge(self, ticket_id: str, published: list[str]) -> None:
-        """Remove confirmed events, under the ticket's lease (FerretDB updates are not atomic)."""
-        done = set(published)
-        async with self._locks.hold(ticket_id):
-            doc = await self._tickets.find_one({"_id": ticket_id}, {"outbox": 1})
-            if doc is None:
-                return
-            remaining = [e for e in doc.get("outbox", []) if e["id"] not in done]
-            await self._tickets.update_one(
-                {"_id": ticket_id},
-                {"$set": {"outbox": remaining, "outbox_pending": bool(remaining)}},
+    async def _acknowledge(self, ticket_id: str, confirmed: Outbox) -> None:
+        try:
+            await self._ledger.record(confirmed)
+        except Exception:  # published all the same; without its ack a sweep may resend it
+            log.warning("acks of ticket %s not recorded", ticket_id)
+
+    async def _sweep(self, grace: timedelta, *, raise_watermark: bool) -> None:
+        cutoff = self._clock() - grace
+        try:
+            floor = await self._ledger.load_watermark()
+            found = (
+                await self._tickets.find(
+                    {"outbox_at": {"$gt": floor, "$lte": cutoff}}, {"outbox": 1, "outbox_at": 1}
+                )
+                .sort("outbox_at", ASCENDING)
+                .limit(SWEEP_PAGE)
+                .to_list(None)
             )
-        if remaining:
-            self.notify(ticket_id)
+            pending = await self._ledger.unpublished_of(
+                {str(doc["_id"]): doc.get("outbox", []) for doc in found}
+            )
+            first_unpublished: datetime | None = None
+            for doc in found:
+                if unpublished := pending[str(doc["_id"])]:
+                    self._ready.setdefault(str(doc["_id"]), unpublished)
+                    first_unpublished = first_unpublished or doc["outbox_at"]
+            if raise_watermark:
+                await self._ledger.raise_watermark(_watermark(found, first_unpublished, cutoff))
+        except Exception:
+            log.warning("outbox sweep could not read MongoDB; will retry")
+
+    async def _purge_acks(self) -> None:
+        while True:
+            await asyncio.sleep(600)
+            try:
+                await self._ledger.purge_acks()
+            except Exception:
+                log.warning("outbox ack purge failed; will retry")
 
     async def _watch_connection(self) -> None:
         """Connect (retrying while RabbitMQ is down), then keep `broker_connected` current.
@@ -175,7 +211,19 @@ class OutboxRelay:
             was_connected = self.broker_connected
             self.broker_connected = await self._publisher.ping()
             if self.broker_connected and not was_connected:
-                self._ready |= self._retry
-                self._retry.clear()
+                self._requeue_retries()
                 self._wake.set()
             await asyncio.sleep(1.0)
+
+
+def _watermark(
+    page: list[Document], first_unpublished: datetime | None, cutoff: datetime
+) -> datetime:
+    """How far this page of the sweep vouches that every outbox is published."""
+    if first_unpublished is not None:
+        limit: datetime = first_unpublished - TICK
+        return limit
+    if len(page) < SWEEP_PAGE:
+        return cutoff
+    last: datetime = page[-1]["outbox_at"] - TICK  # its equals may be on the next page
+    return last

@@ -8,6 +8,7 @@ What holds a project's personal data, and how each is found:
 - `privacy_exports` + `privacy_export_chunks` (copies of tickets): every export of the project,
   for a subject too, since any of them may contain the subject;
 - `sla_timers` (the SLA scheduler's work list: ids and a time): by `project_id` / ticket id;
+- `outbox_acks` (the relay's acknowledgements: ids and a time): by `project_id` / ticket id;
 - `ticket_locks` (leases, keyed by ticket id): those on the project's tickets (a subject's are
   taken and given back by the erasure itself);
 - `api_keys` and `projects`: for a project erasure.
@@ -178,6 +179,7 @@ class Eraser:
                 store.NOTIFICATION_DELIVERIES, by_project, "notification_deliveries", counts
             ),
             self._delete(store.SLA_TIMERS, by_project, "sla_timers", counts),
+            self._delete(store.OUTBOX_ACKS, by_project, "outbox_acks", counts),
             self._delete_exports(project_id, counts),
         )
         return deleted + sum(parts)
@@ -246,6 +248,7 @@ class Eraser:
                     "sla_timers",
                     counts,
                 ),
+                self._delete(store.OUTBOX_ACKS, of_tickets, "outbox_acks", counts),
             )
             deleted += sum(parts)
         return deleted + await self._delete_exports(project_id, counts)

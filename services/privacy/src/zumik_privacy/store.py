@@ -1,7 +1,8 @@
 """The collections the privacy service reads, erases and owns, and the indexes it relies on.
 
 Other services own most of what erasure deletes; their layouts are documented with them:
-- `tickets`, `projects`, `api_keys`, `idempotency_keys`, `ticket_locks`: the API
+- `tickets`, `projects`, `api_keys`, `idempotency_keys`, `ticket_locks`, `sla_timers`,
+  `outbox_acks`: the API
   (zumik_api.adapters);
 - `notification_deliveries`: the notifier, keyed by `project_id` and `ticket_id`.
 The privacy service owns `privacy_exports` (export manifests), `privacy_export_chunks` (the
@@ -19,6 +20,7 @@ API_KEYS = "api_keys"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 TICKET_LOCKS = "ticket_locks"
 SLA_TIMERS = "sla_timers"
+OUTBOX_ACKS = "outbox_acks"
 NOTIFICATION_DELIVERIES = "notification_deliveries"
 
 EXPORTS = "privacy_exports"

@@ -13,6 +13,9 @@ DEFAULT_DATABASE = "zumik_support"
 
 Document = dict[str, Any]
 
+# The server error code of a unique-index violation, as in a bulk write's per-document errors.
+DUPLICATE_KEY = 11000
+
 
 def connect(url: str) -> AsyncMongoClient[Document]:
     return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000)
@@ -27,7 +30,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.tickets.create_index(
         [("project_id", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)]
     )
-    await db.tickets.create_index([("outbox_pending", ASCENDING), ("updated_at", ASCENDING)])
+    await db.tickets.create_index([("outbox_at", ASCENDING)])
     await db.tickets.create_index([("project_id", ASCENDING), ("contact_email", ASCENDING)])
     await db.tickets.create_index(
         [
@@ -38,6 +41,8 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
             ("_id", ASCENDING),
         ]
     )
+    await db.outbox_acks.create_index([("occurred_at", ASCENDING)])
+    await db.outbox_acks.create_index([("project_id", ASCENDING)])
     await db.sla_timers.create_index([("check_at", ASCENDING)])
     await db.sla_timers.create_index([("project_id", ASCENDING)])
     await db.api_keys.create_index([("project_id", ASCENDING)])

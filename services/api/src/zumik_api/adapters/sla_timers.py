@@ -11,12 +11,20 @@ from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from zumik_api.adapters.batching import InsertBatcher
 from zumik_api.adapters.mongo import Document
 
 
 class SlaTimers:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._timers = db.sla_timers
+        self._inserts = InsertBatcher(db.sla_timers)
+
+    async def start(self, ticket_id: str, project_id: str, check_at: datetime | None) -> None:
+        """The first timer of a new ticket: a plain insert, group-committed with others."""
+        if check_at is not None:
+            timer = {"_id": ticket_id, "project_id": project_id, "check_at": check_at}
+            await self._inserts.insert(timer)
 
     async def set(self, ticket_id: str, project_id: str, check_at: datetime | None) -> None:
         if check_at is None:

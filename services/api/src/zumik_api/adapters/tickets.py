@@ -2,7 +2,8 @@
 
 Each change is one single-document write (`insert_one`, or `update_one` by `_id`), made under the
 ticket's lease, and it carries the events it caused in `outbox`: a transactional outbox without
-multi-document transactions. The relay publishes them and then removes them.
+multi-document transactions. The relay publishes them; the ticket's next change drops the
+published ones (see `adapters.outbox`).
 """
 
 from dataclasses import asdict, dataclass
@@ -13,7 +14,9 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_contracts.tickets import Sla, TicketStatus
 
+from zumik_api.adapters.batching import InsertBatcher
 from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.outbox import Outbox
 from zumik_api.domain.tickets import Change, Message, Ticket
 
 _SUMMARY_PROJECTION = {"messages": 0, "outbox": 0, "history": 0}
@@ -61,9 +64,16 @@ def _ticket_doc(ticket: Ticket) -> Document:
         **_state(ticket),
         "messages": [_message_doc(m) for m in ticket.messages],
         "history": [asdict(c) for c in ticket.history],
-        "outbox": [e.model_dump(mode="json") for e in ticket.new_events],
-        "outbox_pending": bool(ticket.new_events),
+        **_outbox_fields(ticket, []),
     }
+
+
+def _outbox_fields(ticket: Ticket, kept: Outbox) -> Document:
+    """The outbox after a write: the unpublished events kept, then the write's own."""
+    fields: Document = {"outbox": kept + [e.model_dump(mode="json") for e in ticket.new_events]}
+    if ticket.new_events:
+        fields["outbox_at"] = max(e.occurred_at for e in ticket.new_events)
+    return fields
 
 
 def ticket_from_doc(doc: dict[str, Any]) -> Ticket:
@@ -90,6 +100,12 @@ def ticket_from_doc(doc: dict[str, Any]) -> Ticket:
 
 
 @dataclass(frozen=True)
+class StoredOutbox:
+    events: Outbox
+    at: datetime | None  # when the latest of them happened
+
+
+@dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
     has_more: bool
@@ -98,36 +114,48 @@ class Page:
 class TicketRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._tickets = db.tickets
+        self._inserts = InsertBatcher(db.tickets)
 
-    async def add(self, ticket: Ticket) -> None:
-        await self._tickets.insert_one(_ticket_doc(ticket))
+    async def add(self, ticket: Ticket) -> Outbox:
+        """Insert a new ticket; the events written to its outbox (the whole outbox)."""
+        doc = _ticket_doc(ticket)
+        await self._inserts.insert(doc)
         _mark_saved(ticket)
+        outbox: Outbox = doc["outbox"]
+        return outbox
 
     async def get(self, ticket_id: str, project_id: str | None = None) -> Ticket | None:
         """The ticket, if it exists and (when `project_id` is given) belongs to that project."""
+        found = await self.get_for_change(ticket_id, project_id)
+        return None if found is None else found[0]
+
+    async def get_for_change(
+        self, ticket_id: str, project_id: str | None = None
+    ) -> tuple[Ticket, StoredOutbox] | None:
+        """The ticket (as `get`) and its outbox, which the change's write rewrites."""
         doc = await self._tickets.find_one({"_id": ticket_id})
         # Filtered here, not in the query: FerretDB only pushes a lone `_id` filter down.
         if doc is None or (project_id is not None and doc["project_id"] != project_id):
             return None
-        return ticket_from_doc(doc)
+        return ticket_from_doc(doc), StoredOutbox(doc.get("outbox", []), doc.get("outbox_at"))
 
-    async def save(self, ticket: Ticket) -> None:
-        """Write what the unit of work changed. The caller holds the ticket's lease."""
+    async def save(self, ticket: Ticket, kept: Outbox) -> Outbox:
+        """Write what the unit of work changed, with `kept` (the stored outbox's unpublished
+        events) ahead of its new events; the outbox written. The caller holds the lease."""
         if not ticket.changed:
-            return
-        update: dict[str, Any] = {"$set": _state(ticket)}
+            return kept
+        outbox = _outbox_fields(ticket, kept)
+        update: dict[str, Any] = {"$set": {**_state(ticket), **outbox}}
         pushes = {
             "messages": [_message_doc(m) for m in ticket.new_messages],
             "history": [asdict(c) for c in ticket.new_history],
-            "outbox": [e.model_dump(mode="json") for e in ticket.new_events],
         }
-        update["$push"] = {name: {"$each": items} for name, items in pushes.items() if items}
-        if ticket.new_events:
-            update["$set"]["outbox_pending"] = True
-        if not update["$push"]:
-            del update["$push"]
+        if any(pushes.values()):
+            update["$push"] = {name: {"$each": items} for name, items in pushes.items() if items}
         await self._tickets.update_one({"_id": ticket.id}, update)
         _mark_saved(ticket)
+        written: Outbox = outbox["outbox"]
+        return written
 
     async def page(
         self,

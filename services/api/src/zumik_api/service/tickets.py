@@ -8,6 +8,7 @@ from typing import Literal
 from zumik_contracts.tickets import Priority, TicketStatus
 
 from zumik_api.adapters.locks import TicketLocks
+from zumik_api.adapters.outbox import Outbox, OutboxLedger
 from zumik_api.adapters.projects import Project
 from zumik_api.adapters.sla_timers import SlaTimers
 from zumik_api.adapters.tickets import Page, TicketRepository
@@ -37,13 +38,16 @@ class TicketService:
         repository: TicketRepository,
         locks: TicketLocks,
         timers: SlaTimers,
+        ledger: OutboxLedger,
         calendar: BusinessCalendar,
         clock: Clock,
-        on_committed: Callable[[str], None] = lambda ticket_id: None,
+        on_committed: Callable[[str, Outbox], None] = lambda ticket_id, outbox: None,
     ) -> None:
+        """`on_committed(ticket_id, outbox)` hears of every write that recorded events."""
         self._repository = repository
         self._locks = locks
         self._timers = timers
+        self._ledger = ledger
         self._calendar = calendar
         self._clock = clock
         self._on_committed = on_committed
@@ -70,9 +74,9 @@ class TicketService:
         )
         # The timer first: a crash in between leaves a timer without a ticket, which the
         # scheduler drops, never a running clock nobody watches.
-        await self._timers.set(ticket.id, ticket.project_id, ticket.next_sla_check)
-        await self._repository.add(ticket)
-        self._on_committed(ticket.id)
+        await self._timers.start(ticket.id, ticket.project_id, ticket.next_sla_check)
+        outbox = await self._repository.add(ticket)
+        self._on_committed(ticket.id, outbox)
         return ticket
 
     async def get(self, ticket_id: str, project_id: str | None) -> Ticket:
@@ -152,19 +156,21 @@ class TicketService:
         await self._timers.set(ticket.id, ticket.project_id, ticket.next_sla_check)
         return recorded
 
-    async def _save_with_timer(self, ticket: Ticket, check_before: datetime | None) -> None:
+    async def _save_with_timer(
+        self, ticket: Ticket, check_before: datetime | None, kept: Outbox
+    ) -> Outbox:
         """Save, keeping the ticket's timer never later than its clock: an earlier check is
-        written before the ticket, a later (or no) check after it."""
+        written before the ticket, a later (or no) check after it. The outbox written."""
         check_after = ticket.next_sla_check
         if check_after == check_before:
-            await self._repository.save(ticket)
-            return
+            return await self._repository.save(ticket, kept)
         earlier = check_after is not None and (check_before is None or check_after < check_before)
         if earlier:
             await self._timers.set(ticket.id, ticket.project_id, check_after)
-        await self._repository.save(ticket)
+        outbox = await self._repository.save(ticket, kept)
         if not earlier:
             await self._timers.set(ticket.id, ticket.project_id, check_after)
+        return outbox
 
     async def _change(
         self, ticket_id: str, project_id: str | None, change: Callable[[Ticket], object]
@@ -174,11 +180,17 @@ class TicketService:
             # contention (409) never reveals that a foreign ticket exists.
             await self.get(ticket_id, project_id)
         async with self._locks.hold(ticket_id):
-            ticket = await self.get(ticket_id, project_id)
+            found = await self._repository.get_for_change(ticket_id, project_id)
+            if found is None:
+                raise TicketNotFound
+            ticket, stored = found
             check_before = ticket.next_sla_check
             change(ticket)
             committed = bool(ticket.new_events)
-            await self._save_with_timer(ticket, check_before)
+            kept = stored.events
+            if ticket.changed:  # published events leave the outbox with this write
+                kept = await self._ledger.unpublished(stored.events, stored.at)
+            outbox = await self._save_with_timer(ticket, check_before, kept)
         if committed:
-            self._on_committed(ticket.id)
+            self._on_committed(ticket.id, outbox)
         return ticket
