@@ -50,7 +50,7 @@ from benchmarks.webhooks import WebhookReceiver, webhook_receiver
 
 log = logging.getLogger("benchmarks")
 
-RELAY_TICKETS = 1000  # within one drain(): its sweep reads a page of 1,000 tickets
+RELAY_TICKETS = 5000
 RELAY_CONCURRENCY = 32  # OutboxRelay's default number of tickets in flight
 RELAY_TIMEOUT = 60.0
 RAW_SECONDS = 5.0

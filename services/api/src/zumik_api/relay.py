@@ -92,8 +92,8 @@ class OutboxRelay:
                 self._wake.clear()
                 if time.monotonic() >= next_sweep:
                     started = time.monotonic()
-                    self._requeue_retries()
                     await self._sweep(self._sweep_grace, raise_watermark=True)
+                    self._requeue_retries()
                     # A slow store (FerretDB scans) must not be kept busy by the safety net.
                     spent = time.monotonic() - started
                     next_sweep = time.monotonic() + max(self._sweep_every, spent / SWEEP_DUTY)
@@ -104,8 +104,8 @@ class OutboxRelay:
 
     async def drain(self) -> None:
         """Publish everything pending now, however recent (used at shutdown and by tests)."""
-        self._requeue_retries()
         await self._sweep(timedelta(0), raise_watermark=False)
+        self._requeue_retries()
         await self.flush()
 
     async def flush(self) -> None:
@@ -115,6 +115,7 @@ class OutboxRelay:
             await asyncio.sleep(0.002)
 
     def _requeue_retries(self) -> None:
+        """After a sweep: what it read from the store is at least as recent as a retry."""
         for ticket_id, outbox in self._retry.items():
             self._ready.setdefault(ticket_id, outbox)
         self._retry.clear()
@@ -150,7 +151,7 @@ class OutboxRelay:
                 self.published_count += 1
         except Exception as error:
             # Retried at the next sweep, so that a down broker is not hammered.
-            self._retry.setdefault(ticket_id, outbox)
+            self._retry[ticket_id] = outbox  # the latest outbox holds every older pending event
             log.warning("relay of ticket %s paused: %s", ticket_id, type(error).__name__)
         return confirmed
 
@@ -161,29 +162,41 @@ class OutboxRelay:
             log.warning("acks of ticket %s not recorded", ticket_id)
 
     async def _sweep(self, grace: timedelta, *, raise_watermark: bool) -> None:
+        """Queue what the tickets changed before `now - grace` still have to publish: one page
+        above the watermark, then raise it; or (for `drain`) all of it, leaving it alone."""
         cutoff = self._clock() - grace
         try:
             floor = await self._ledger.load_watermark()
-            found = (
-                await self._tickets.find(
-                    {"outbox_at": {"$gt": floor, "$lte": cutoff}}, {"outbox": 1, "outbox_at": 1}
-                )
-                .sort("outbox_at", ASCENDING)
-                .limit(SWEEP_PAGE)
-                .to_list(None)
-            )
-            pending = await self._ledger.unpublished_of(
-                {str(doc["_id"]): doc.get("outbox", []) for doc in found}
-            )
-            first_unpublished: datetime | None = None
-            for doc in found:
-                if unpublished := pending[str(doc["_id"])]:
-                    self._ready.setdefault(str(doc["_id"]), unpublished)
-                    first_unpublished = first_unpublished or doc["outbox_at"]
-            if raise_watermark:
-                await self._ledger.raise_watermark(_watermark(found, first_unpublished, cutoff))
+            if not raise_watermark:
+                await self._sweep_page(floor, cutoff, limit=0)
+                return
+            page, first_unpublished = await self._sweep_page(floor, cutoff, limit=SWEEP_PAGE)
+            await self._ledger.raise_watermark(_watermark(page, first_unpublished, cutoff))
         except Exception:
             log.warning("outbox sweep could not read MongoDB; will retry")
+
+    async def _sweep_page(
+        self, floor: datetime, cutoff: datetime, *, limit: int
+    ) -> tuple[list[Document], datetime | None]:
+        """The oldest tickets changed in (floor, cutoff] (`limit` 0: all), queueing their
+        unpublished events; the page and the `outbox_at` of the first ticket that had any."""
+        page = (
+            await self._tickets.find(
+                {"outbox_at": {"$gt": floor, "$lte": cutoff}}, {"outbox": 1, "outbox_at": 1}
+            )
+            .sort("outbox_at", ASCENDING)
+            .limit(limit)
+            .to_list(None)
+        )
+        pending = await self._ledger.unpublished_of(
+            {str(doc["_id"]): doc.get("outbox", []) for doc in page}
+        )
+        first_unpublished: datetime | None = None
+        for doc in page:
+            if unpublished := pending[str(doc["_id"])]:
+                self._ready.setdefault(str(doc["_id"]), unpublished)
+                first_unpublished = first_unpublished or doc["outbox_at"]
+        return page, first_unpublished
 
     async def _purge_acks(self) -> None:
         while True:

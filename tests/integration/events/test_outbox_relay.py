@@ -1,0 +1,390 @@
+"""The outbox relay and its ledger on the real store and RabbitMQ: acks, pruning, crash recovery
+and the published-through watermark.
+
+The `api` fixture runs the container's relay in the background for the whole session (fast path
+on every write, a sweep of tickets older than its 30 s grace every few seconds). The tests below
+keep out of its way: crash-recovery documents are dated a few seconds back (newer than its grace,
+so only an explicit `drain()` finds them, yet above the watermark), and the watermark test runs
+on a database of its own that no background relay watches.
+"""
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters import mongo
+from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.outbox import NEVER, Outbox, OutboxLedger
+from zumik_api.adapters.tickets import TicketRepository
+from zumik_api.clock import utc_now
+from zumik_api.container import Container, calendar_from
+from zumik_api.domain.plans import sla_for
+from zumik_api.domain.tickets import Ticket
+from zumik_api.relay import OutboxRelay
+from zumik_api.settings import Settings
+from zumik_contracts import ids
+
+from tests.conftest import ApiProject
+from tests.integration.events.conftest import OpsQueue
+from tests.services import Services, with_database
+
+WAIT_SECONDS = 10.0
+# How far back a simulated crash dates its write: older than a drain's zero grace, newer than the
+# background relay's 30 s grace, so that only the test's own drain publishes it.
+CRASH_AGE = timedelta(seconds=5)
+# How long to watch the ops queue for a message that must not come.
+QUIET_SECONDS = 1.0
+
+
+class RecordingPublisher:
+    """A broker that confirms every event and remembers it."""
+
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    async def connect(self) -> None:
+        pass
+
+    async def ping(self) -> bool:
+        return True
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        self.published.append(event)
+
+
+class RefusingPublisher:
+    """A broker that is down: every publish raises, after being noted as attempted."""
+
+    def __init__(self) -> None:
+        self.attempted: list[dict[str, Any]] = []
+
+    async def connect(self) -> None:
+        raise ConnectionError("broker down")
+
+    async def ping(self) -> bool:
+        return False
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        self.attempted.append(event)
+        raise ConnectionError("broker down")
+
+
+def _event_ids(events: list[dict[str, Any]]) -> list[str]:
+    return [str(event["id"]) for event in events]
+
+
+async def _open(api: httpx.AsyncClient, project: ApiProject) -> str:
+    response = await api.post(
+        "/v2/support/tickets",
+        json={"subject": "Webhooks arrive twice", "body": "Since Monday.", "priority": "normal"},
+        headers=project.headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _ack_of(db: AsyncDatabase[Document], event_id: str) -> Document:
+    """The event's ack, waiting for it: it is written just after RabbitMQ's confirm."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:
+            ack = await db.outbox_acks.find_one({"_id": event_id})
+            if ack is not None:
+                return ack
+            await asyncio.sleep(0.02)
+
+
+async def _ticket(db: AsyncDatabase[Document], ticket_id: str) -> Document:
+    doc = await db.tickets.find_one({"_id": ticket_id})
+    assert doc is not None
+    return doc
+
+
+async def _published(
+    ops_queue: OpsQueue, db: AsyncDatabase[Document], ticket_id: str, count: int
+) -> list[dict[str, Any]]:
+    """The ticket's next `count` events off the ops queue, once each is also acknowledged."""
+    events = await ops_queue.events_for(ticket_id, count, WAIT_SECONDS)
+    for event in events:
+        await _ack_of(db, event["id"])
+    return events
+
+
+async def _more_for(ops_queue: OpsQueue, ticket_id: str) -> list[dict[str, Any]]:
+    """Whatever else arrives about the ticket within QUIET_SECONDS (expected: nothing)."""
+    try:
+        return await ops_queue.events_for(ticket_id, 1, QUIET_SECONDS)
+    except TimeoutError:
+        return []
+
+
+def _crashed_copy(source: Document, at: datetime) -> Document:
+    """`source` as another ticket whose write committed and whose replica died before publishing:
+    one event in its outbox, with no ack anywhere."""
+    ticket_id = ids.new_id(ids.TICKET)
+    [event] = [e for e in source["outbox"] if e["type"] == "ticket.created"]
+    event = {
+        **event,
+        "id": ids.new_id(ids.EVENT),
+        "occurred_at": at.isoformat(),
+        "data": {**event["data"], "ticket_id": ticket_id},
+    }
+    return {**source, "_id": ticket_id, "outbox": [event], "outbox_at": at}
+
+
+# --------------------------------------------------------------------------- acks and pruning
+
+
+async def test_a_published_event_is_acked_and_stays_in_the_outbox(
+    api: httpx.AsyncClient, db: AsyncDatabase[Document], project: ApiProject, ops_queue: OpsQueue
+) -> None:
+    """Publishing records an ack rather than rewriting the ticket under someone else's lease."""
+    ticket_id = await _open(api, project)
+    [created] = await ops_queue.events_for(ticket_id, 1, WAIT_SECONDS)
+    assert created["type"] == "ticket.created"
+
+    ack = await _ack_of(db, created["id"])
+    assert ack == {
+        "_id": created["id"],
+        "ticket_id": ticket_id,
+        "project_id": project.id,
+        "occurred_at": datetime.fromisoformat(created["occurred_at"]),
+    }
+    assert await _more_for(ops_queue, ticket_id) == []  # and, meanwhile, nothing rewrites it
+    doc = await _ticket(db, ticket_id)
+    assert _event_ids(doc["outbox"]) == [created["id"]]
+    assert doc["outbox_at"] == datetime.fromisoformat(created["occurred_at"])
+
+
+async def test_the_next_change_drops_published_events_and_none_is_sent_twice(
+    api: httpx.AsyncClient,
+    db: AsyncDatabase[Document],
+    container: Container,
+    project: ApiProject,
+    ops_queue: OpsQueue,
+) -> None:
+    """A ticket's outbox must not grow with its history, nor re-send what went out already."""
+    ticket_id = await _open(api, project)
+    path = f"/v2/support/tickets/{ticket_id}"
+    [created] = await _published(ops_queue, db, ticket_id, 1)
+
+    response = await api.patch(path, json={"status": "resolved"}, headers=project.headers)
+    assert response.status_code == 200, response.text
+    resolved_outbox = (await _ticket(db, ticket_id))["outbox"]
+    assert [e["type"] for e in resolved_outbox] == ["ticket.status_changed"]
+    [resolved] = await _published(ops_queue, db, ticket_id, 1)
+    assert resolved["id"] == resolved_outbox[0]["id"]
+
+    response = await api.post(
+        f"{path}/messages", json={"body": "Still broken."}, headers=project.headers
+    )
+    assert response.status_code == 200, response.text
+    reply_outbox = (await _ticket(db, ticket_id))["outbox"]
+    # A customer reply to a resolved ticket adds the message and reopens it.
+    assert [e["type"] for e in reply_outbox] == ["ticket.message_added", "ticket.status_changed"]
+    assert not {created["id"], resolved["id"]} & set(_event_ids(reply_outbox))
+    replied = await _published(ops_queue, db, ticket_id, 2)
+    assert _event_ids(replied) == _event_ids(reply_outbox)
+
+    async with asyncio.timeout(WAIT_SECONDS):
+        await container.relay.drain()
+    assert await _more_for(ops_queue, ticket_id) == []
+    sent = [created, resolved, *replied]
+    assert len(set(_event_ids(sent))) == 4
+
+
+# --------------------------------------------------------------------------- crash recovery
+
+
+async def test_a_sweep_publishes_a_crashed_write_once_and_another_replica_not_again(
+    api: httpx.AsyncClient,
+    db: AsyncDatabase[Document],
+    container: Container,
+    project: ApiProject,
+    ops_queue: OpsQueue,
+) -> None:
+    """Events a dead replica left behind go out once, and the ack (not a replica's memory) is
+    what keeps any replica from sending them again."""
+    source_id = await _open(api, project)
+    await _published(ops_queue, db, source_id, 1)
+    source = await _ticket(db, source_id)
+    crashed = _crashed_copy(source, utc_now() - CRASH_AGE)
+    [event] = crashed["outbox"]
+    assert await container.ledger.load_watermark() < crashed["outbox_at"]
+    await db.tickets.insert_one(crashed)
+    control: Document | None = None
+    try:
+        async with asyncio.timeout(WAIT_SECONDS):
+            await container.relay.drain()
+        [delivered] = await ops_queue.events_for(crashed["_id"], 1, WAIT_SECONDS)
+        assert delivered == event
+        ack = await _ack_of(db, event["id"])
+        assert ack["ticket_id"] == crashed["_id"]
+
+        async with asyncio.timeout(WAIT_SECONDS):
+            await container.relay.drain()
+        assert await _more_for(ops_queue, crashed["_id"]) == []
+
+        # Another replica: its own client, ledger and relay, nothing published in its memory.
+        # Its broker refuses everything, so it can only attempt, never ack, other tests' events.
+        control = _crashed_copy(source, utc_now() - CRASH_AGE)
+        await db.tickets.insert_one(control)
+        broker = RefusingPublisher()
+        ledger = OutboxLedger(db)
+        replica = OutboxRelay(db, broker, ledger, utc_now)
+        async with asyncio.timeout(WAIT_SECONDS):
+            await replica.drain()
+        attempted = set(_event_ids(broker.attempted))
+        assert control["outbox"][0]["id"] in attempted  # its sweep covered these tickets
+        assert event["id"] not in attempted
+        assert await ledger.unpublished_of({crashed["_id"]: crashed["outbox"]}) == {
+            crashed["_id"]: []
+        }
+    finally:
+        await db.tickets.delete_many(
+            {"_id": {"$in": [crashed["_id"], *([control["_id"]] if control else [])]}}
+        )
+
+
+# --------------------------------------------------------------------------- the watermark
+
+
+@pytest.fixture
+async def own_db(services: Services) -> AsyncIterator[AsyncDatabase[Document]]:
+    """A database no background relay sweeps, so the watermark moves only when a test says."""
+    url = with_database(services.mongodb_url, f"zumik_test_relay_{secrets.token_hex(4)}")
+    client = mongo.connect(url)
+    database = mongo.database(client)
+    await mongo.ensure_indexes(database)
+    yield database
+    await client.drop_database(database.name)
+    await client.close()
+
+
+async def _stored_ticket(
+    db: AsyncDatabase[Document], settings: Settings, at: datetime
+) -> tuple[str, Outbox, datetime]:
+    """A ticket opened at `at`, written as the API writes it, with its outbox unpublished."""
+    ticket = Ticket.open(
+        project_id=ids.new_id(ids.PROJECT),
+        plan_tier="enterprise",
+        sla=sla_for("enterprise"),
+        subject="Rate limits",
+        body="429 at 10 requests per minute.",
+        priority="normal",
+        contact_email=None,
+        now=at,
+        calendar=calendar_from(settings),
+    )
+    outbox = await TicketRepository(db).add(ticket)
+    outbox_at: datetime = (await _ticket(db, ticket.id))["outbox_at"]
+    return ticket.id, outbox, outbox_at
+
+
+async def _stored_watermark(db: AsyncDatabase[Document]) -> datetime:
+    """The watermark as another replica would read it."""
+    return await OutboxLedger(db).load_watermark()
+
+
+async def test_the_watermark_stops_below_unpublished_tickets_and_then_vouches_for_them(
+    own_db: AsyncDatabase[Document], settings: Settings
+) -> None:
+    """The watermark lets a ticket's events be pruned (and their acks purged) unread, so it must
+    never pass a ticket with an event still to publish."""
+    now = utc_now()
+    grace = timedelta(seconds=10)
+    _, acked_outbox, acked_at = await _stored_ticket(own_db, settings, now - timedelta(seconds=30))
+    _, pending_outbox, pending_at = await _stored_ticket(
+        own_db, settings, now - timedelta(seconds=20)
+    )
+    ledger = OutboxLedger(own_db)
+    await ledger.record(acked_outbox)  # the older ticket was published before
+
+    # RabbitMQ is down: the sweep finds the newer ticket, the relay fails to publish it.
+    down = RefusingPublisher()
+    relay = OutboxRelay(own_db, down, ledger, lambda: now)
+    async with asyncio.timeout(WAIT_SECONDS):
+        await relay._sweep(grace, raise_watermark=True)
+        await relay.drain()
+        await relay._sweep(grace, raise_watermark=True)
+    assert _event_ids(down.attempted) == _event_ids(pending_outbox)
+    watermark = await _stored_watermark(own_db)
+    assert acked_at <= watermark < pending_at
+    assert ledger.published_through < pending_at
+    assert await ledger.unpublished(pending_outbox, pending_at) == pending_outbox
+
+    # RabbitMQ is back: the events go out, are acked, and the next sweep moves past the ticket.
+    up = RecordingPublisher()
+    async with asyncio.timeout(WAIT_SECONDS):
+        await OutboxRelay(own_db, up, ledger, lambda: now).drain()
+        for event in pending_outbox:
+            await _ack_of(own_db, event["id"])
+    assert _event_ids(up.published) == _event_ids(pending_outbox)
+    # A replica that published nothing itself, so only the stored acks tell it.
+    replica_ledger = OutboxLedger(own_db)
+    replica = OutboxRelay(own_db, RecordingPublisher(), replica_ledger, lambda: now)
+    async with asyncio.timeout(WAIT_SECONDS):
+        await replica._sweep(grace, raise_watermark=True)
+    watermark = await _stored_watermark(own_db)
+    assert watermark >= pending_at
+    assert replica_ledger.published_through == watermark
+
+    # At or below the watermark an outbox counts as published without looking for acks: an
+    # event that has none (a fresh id) is not returned there, and is just above it.
+    never_acked = [{**pending_outbox[0], "id": ids.new_id(ids.EVENT)}]
+    fresh = OutboxLedger(own_db)
+    assert fresh.published_through == NEVER
+    assert await fresh.load_watermark() == watermark
+    assert await fresh.unpublished(never_acked, pending_at) == []
+    assert await fresh.unpublished(never_acked, watermark) == []
+    assert await fresh.unpublished(never_acked, watermark + timedelta(milliseconds=1)) == (
+        never_acked
+    )
+
+
+class FlakyPublisher(RecordingPublisher):
+    """A broker that is down until `down` is cleared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        if self.down:
+            raise ConnectionError("broker down")
+        await super().publish(event)
+
+
+async def test_a_ticket_changed_twice_during_an_outage_is_sent_whole_when_it_ends(
+    own_db: AsyncDatabase[Document], settings: Settings
+) -> None:
+    """Each failed relay remembers the ticket's latest outbox, not its first: once the broker is
+    back, one drain sends the creation and the reply, in order."""
+    ledger = OutboxLedger(own_db)
+    publisher = FlakyPublisher()
+    relay = OutboxRelay(own_db, publisher, ledger, utc_now)
+    repository = TicketRepository(own_db)
+    ticket_id, created, _ = await _stored_ticket(own_db, settings, utc_now())
+    relay.notify(ticket_id, created)
+    await relay.flush()  # fails: the broker is down
+
+    found = await repository.get_for_change(ticket_id)
+    assert found is not None
+    ticket, stored = found
+    ticket.reply("customer", "Still failing.", utc_now())
+    kept = await ledger.unpublished(stored.events, stored.at)
+    relay.notify(ticket_id, await repository.save(ticket, kept))
+    await relay.flush()  # fails again
+    assert publisher.published == []
+
+    publisher.down = False
+    async with asyncio.timeout(WAIT_SECONDS):
+        await relay.drain()
+
+    assert [e["type"] for e in publisher.published] == ["ticket.created", "ticket.message_added"]
+    doc = await _ticket(own_db, ticket_id)
+    assert await OutboxLedger(own_db).unpublished(doc["outbox"], doc["outbox_at"]) == []

@@ -1,0 +1,95 @@
+"""InsertBatcher against the real store: group commit, and each caller sees its own outcome."""
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+from zumik_api.adapters.batching import InsertBatcher
+from zumik_api.adapters.mongo import DUPLICATE_KEY, Document
+
+WAIT_SECONDS = 10.0
+
+
+@pytest.fixture
+async def scratch(db: AsyncDatabase[Document]) -> AsyncIterator[AsyncCollection[Document]]:
+    """A collection of this test's own, dropped afterwards."""
+    collection = db[f"batching_{secrets.token_hex(4)}"]
+    yield collection
+    await collection.drop()
+
+
+async def _ids(collection: AsyncCollection[Document]) -> set[str]:
+    return {str(doc["_id"]) async for doc in collection.find({}, {"_id": 1})}
+
+
+async def test_concurrent_inserts_all_land_in_fewer_batches(
+    scratch: AsyncCollection[Document],
+) -> None:
+    """The point of the batcher: many writers, few round trips, nothing lost."""
+    batcher = InsertBatcher(scratch)
+    docs = [{"_id": f"doc-{i:02d}", "n": i} for i in range(50)]
+
+    async with asyncio.timeout(WAIT_SECONDS):
+        await asyncio.gather(*(batcher.insert(doc) for doc in docs))
+
+    assert await _ids(scratch) == {str(doc["_id"]) for doc in docs}
+    assert await scratch.count_documents({}) == 50
+    assert 1 <= batcher.batches_written < len(docs)
+
+
+async def test_batches_are_capped_at_max_batch(scratch: AsyncCollection[Document]) -> None:
+    """Writers queued beyond `max_batch` wait for the next batch instead of being dropped."""
+    batcher = InsertBatcher(scratch, max_batch=10)
+
+    async with asyncio.timeout(WAIT_SECONDS):
+        await asyncio.gather(*(batcher.insert({"_id": f"doc-{i:02d}"}) for i in range(25)))
+
+    assert await scratch.count_documents({}) == 25
+    assert batcher.batches_written == 3  # 10 + 10 + 5
+
+
+async def test_duplicate_key_fails_only_its_own_caller(
+    scratch: AsyncCollection[Document],
+) -> None:
+    """With `ordered=False`, one duplicate must neither fail nor stop its batch's other writers."""
+    await scratch.insert_one({"_id": "taken", "by": "earlier"})
+    batcher = InsertBatcher(scratch)
+    docs: list[Document] = [{"_id": f"doc-{i}", "n": i} for i in range(8)]
+    docs.insert(3, {"_id": "taken", "by": "batch"})  # clashes with a stored document
+    docs.insert(6, {"_id": "doc-0", "by": "batch"})  # clashes with a document of this batch
+
+    async with asyncio.timeout(WAIT_SECONDS):
+        outcomes = await asyncio.gather(
+            *(batcher.insert(doc) for doc in docs), return_exceptions=True
+        )
+
+    assert batcher.batches_written == 1  # one batch: the failures and successes were together
+    failed = {i: o for i, o in enumerate(outcomes) if o is not None}
+    assert sorted(failed) == [3, 6]
+    for error in failed.values():
+        assert isinstance(error, DuplicateKeyError)
+        assert error.code == DUPLICATE_KEY
+    assert await _ids(scratch) == {"taken"} | {f"doc-{i}" for i in range(8)}
+    assert await scratch.find_one({"_id": "taken"}) == {"_id": "taken", "by": "earlier"}
+    assert await scratch.find_one({"_id": "doc-0"}) == {"_id": "doc-0", "n": 0}
+
+
+async def test_a_lone_insert_is_written_at_once_in_its_own_batch(
+    scratch: AsyncCollection[Document],
+) -> None:
+    """With nobody else waiting, a writer is not held back to wait for company."""
+    batcher = InsertBatcher(scratch)
+
+    async with asyncio.timeout(WAIT_SECONDS):
+        await batcher.insert({"_id": "alone"})
+    assert batcher.batches_written == 1
+    assert await _ids(scratch) == {"alone"}
+
+    async with asyncio.timeout(WAIT_SECONDS):
+        await batcher.insert({"_id": "next"})
+    assert batcher.batches_written == 2
+    assert await _ids(scratch) == {"alone", "next"}
