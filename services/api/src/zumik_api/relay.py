@@ -110,7 +110,7 @@ class OutboxRelay:
 
     async def flush(self) -> None:
         """Publish, and acknowledge, everything notified so far."""
-        while self._ready or self._in_flight:
+        while self._ready or self._tasks:
             self._dispatch()
             await asyncio.sleep(0.002)
 
@@ -132,12 +132,13 @@ class OutboxRelay:
         try:
             async with self._slots:
                 confirmed = await self._publish_in_order(ticket_id, outbox)
-            # Outside the slot: the next ticket publishes while this one's ack is written.
-            await self._acknowledge(ticket_id, confirmed)
         finally:
             self._in_flight.discard(ticket_id)
             if ticket_id in self._ready:  # changed again while in flight
                 self._wake.set()
+        # The ticket's next events may go out meanwhile: these are already known as published
+        # here, and their acks only matter to other replicas and to later sweeps.
+        await self._acknowledge(ticket_id, confirmed)
 
     async def _publish_in_order(self, ticket_id: str, outbox: Outbox) -> Outbox:
         """Publish the events in order, up to the first failure; those RabbitMQ confirmed."""

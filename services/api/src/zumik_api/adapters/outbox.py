@@ -29,7 +29,7 @@ from zumik_api.adapters.mongo import Document
 Outbox = list[Document]
 
 ACK_RETENTION = timedelta(hours=1)
-ACK_LINGER_SECONDS = 0.005
+ACK_LINGER_SECONDS = 0.02
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 _STATE_ID = "published_through"
 _LOOKUPS_AT_ONCE = 16
