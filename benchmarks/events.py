@@ -43,6 +43,7 @@ from benchmarks.common import (
     wait_until,
 )
 from benchmarks.load import run_driver
+from benchmarks.rawhttp import RawHttpClient
 from benchmarks.report import Section
 from benchmarks.seed import SeedProject, create_project, insert_all, project_tickets
 from benchmarks.stats import LoadResult, fmt, fmt_ratio, percentile, ratio
@@ -206,14 +207,15 @@ class EndToEnd:
         return [c for c in self.created if c.ticket_id is not None]
 
 
-async def post_ticket(client: httpx.AsyncClient, body: str, headers: dict[str, str]) -> Created:
+async def post_ticket(client: RawHttpClient, body: bytes, headers: dict[str, str]) -> Created:
     started = time.monotonic()
     try:
-        response = await client.post("/v2/support/tickets", content=body, headers=headers)
-    except httpx.HTTPError:
+        async with asyncio.timeout(30.0):
+            response = await client.post("/v2/support/tickets", body, headers)
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
         return Created(None, time.monotonic(), time.monotonic() - started)
     returned = time.monotonic()
-    ticket_id = response.json().get("id") if response.status_code == 201 else None
+    ticket_id = json.loads(response.body).get("id") if response.status == 201 else None
     return Created(ticket_id, returned, returned - started)
 
 
@@ -223,15 +225,19 @@ async def steady_creates(
     """Open-loop load: a POST is started every 1/rate s whatever the earlier ones are doing."""
     request = create_request(project)
     assert request.body is not None
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits) as client:
+    url = httpx.URL(base_url)
+    client = RawHttpClient(url.host, url.port or 80)
+    try:
         tasks: list[asyncio.Task[Created]] = []
         started = time.monotonic()
+        body = request.body.encode()
         for i in range(round(rate * seconds)):
             await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
-            tasks.append(asyncio.create_task(post_ticket(client, request.body, request.headers)))
+            tasks.append(asyncio.create_task(post_ticket(client, body, request.headers)))
         send_seconds = time.monotonic() - started
         return list(await asyncio.gather(*tasks)), send_seconds
+    finally:
+        await client.close()
 
 
 async def wait_for_webhooks(

@@ -4,10 +4,10 @@ FastStream's app handles the signals: consumers stop taking messages, in-flight 
 broker's graceful timeout to finish (the rest are redelivered later), then the clients close.
 """
 
-import asyncio
 import logging
 import sys
 
+import uvloop
 from pydantic import ValidationError
 
 from zumik_notifier.app import build_notifier, enabled_channels
@@ -31,7 +31,7 @@ def main() -> None:
     if not channels:
         log.warning("no channel configured (RESEND_API_KEY, OPS_WEBHOOK_URL): events are only read")
     log.info("starting; channels: %s", ", ".join(channels) or "none")
-    asyncio.run(build_notifier(settings, channels, wait_for_broker=True).app.run())
+    uvloop.run(build_notifier(settings, channels, wait_for_broker=True).app.run())
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ gets the broker's graceful timeout to finish (otherwise it is redelivered and re
 claim), then the clients close.
 """
 
-import asyncio
 import logging
+
+import uvloop
 
 from zumik_privacy.app import build_privacy
 from zumik_privacy.settings import get_settings
@@ -14,7 +15,7 @@ from zumik_privacy.settings import get_settings
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(build_privacy(get_settings()).app.run())
+    uvloop.run(build_privacy(get_settings()).app.run())
 
 
 if __name__ == "__main__":
