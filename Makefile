@@ -18,7 +18,7 @@ lint: sync
 	$(UV) run ruff format --check .
 
 typecheck: sync
-	$(UV) run mypy contracts/src services/api/src services/notifier/src services/privacy/src cli/src tests benchmarks
+	$(UV) run mypy contracts/src libs/store/src services/api/src services/notifier/src services/privacy/src cli/src tests benchmarks
 
 test: lint typecheck
 	$(UV) run pytest

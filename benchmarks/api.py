@@ -20,7 +20,6 @@ from datetime import timedelta
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.batching import InsertBatcher
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.outbox import OutboxLedger
 from zumik_api.adapters.projects import hash_api_key
@@ -32,6 +31,7 @@ from zumik_api.adapters.tickets import (
 )
 from zumik_api.clock import utc_now
 from zumik_contracts import ids
+from zumik_store.batching import InsertBatcher
 
 from benchmarks.broker import sink_queue
 from benchmarks.common import (

@@ -93,20 +93,25 @@ ANALYSIS = """## Reading the results
 
 When a target fails on the local store, the section's own figures say why:
 
-- **Create throughput.** An API create is the insert plus what its event causes: the relay reads
-  the outbox, takes the ticket's lease (an insert), re-reads, rewrites the outbox (an
-  `update_one`, whose cost grows with the collection on a FerretDB that scans for `_id`) and
-  gives the lease back (a delete). That is four writes where the baseline makes one, and SQLite
-  lets one writer in at a time. The row "create vs its whole store work" runs exactly those
-  store operations from the driver: when the API keeps pace with it (a ratio near 1), the gap
-  to the raw insert is the store work each create causes, not HTTP or Python overhead.
-- **Relay throughput.** Compare the relay with "the relay's store work alone": when they are
-  close, publishing with confirms costs next to nothing and the store round trips set the pace.
-- **End to end.** At 100 tickets/s the API and its relay need more store capacity than this
-  store has (the create run above shows where the API saturates), so requests and events queue
-  and the latency grows through the run. Webhooks counted missing had not arrived when the
-  bounded wait ended (this run cannot tell them from lost ones; the event tests show none is
-  lost).
+- **Create throughput.** A create is two `_id` reads (the API key, the project: its plan)
+  and three writes: the SLA timer, the ticket and, after the publish, the relay's ack. The API
+  group-commits each kind across concurrent requests (one `insert_many` per batch), so its
+  writes cost the store less than the baseline's one `insert_one` per ticket, whose sixteen
+  concurrent writers fight for SQLite's single write lock. What is left is CPU: the API process
+  (FastAPI, pydantic, PyMongo, the relay's publish) and FerretDB share two cores with wrk and
+  RabbitMQ; the row "create vs its whole store work" runs the same store operations from the
+  driver, with the same group commit.
+- **Relay throughput.** The fast path is what the API does after each write: publish with a
+  confirm, then an ack insert, group-committed. Raw publishes of the same message with the
+  same number in flight are the baseline; both are bound by CPU on this machine, the relay
+  paying a little more per event (its bookkeeping and the ack). The sweep path reads the
+  outboxes first (a full scan on FerretDB) and looks up each event's ack by `_id`.
+- **End to end.** At 100 tickets/s the API, the notifier, FerretDB, RabbitMQ and the load
+  generator share two cores, and the path crosses RabbitMQ three times (the event, the
+  notifier's job, the delivery) with four group-committed writes (ticket, timer, delivery claim
+  and outcome). The latency grows with CPU saturation, not with a queue that never drains:
+  webhooks counted missing had not arrived when the bounded wait ended (the event tests show
+  none is lost).
 - **Staff queue.** The page query filters and sorts every awaiting ticket in Go, so its time
   grows with the collection, not with the page: a hundred times the tickets costs tens of times
   the time (a request's fixed costs do not grow). On MongoDB it is a range on the index

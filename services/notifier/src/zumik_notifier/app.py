@@ -101,6 +101,9 @@ class Notifier:
             graceful_timeout=settings.notifier_http_timeout_seconds + 5.0,
             specification_url=SPECIFICATION_URL,
             logger=logging.getLogger("zumik_notifier.broker"),
+            # FastStream's own "received"/"processed" line per message, twice per event, at
+            # DEBUG: the worker logs one line per decision and delivery outcome at INFO.
+            log_level=logging.DEBUG,
         )
         self.publishers = Publishers(
             self.broker, self.topology, settings.notifier_publish_timeout_seconds

@@ -19,6 +19,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from zumik_contracts.events import TicketEvent
+from zumik_store.batching import InsertBatcher, UpdateBatcher
 
 from zumik_notifier.store import Document
 from zumik_notifier.topology import ChannelName
@@ -54,6 +55,9 @@ class DeliveryLog:
     def __init__(self, db: AsyncDatabase[Document], lease: timedelta) -> None:
         self._deliveries = db[COLLECTION]
         self._lease = lease
+        # Group commit: under load, many workers' claims and outcomes share one command each.
+        self._claims = InsertBatcher(self._deliveries)
+        self._outcomes = UpdateBatcher(self._deliveries)
 
     async def ensure_indexes(self) -> None:
         await self._deliveries.create_index([("project_id", ASCENDING)])
@@ -65,7 +69,7 @@ class DeliveryLog:
         existing: Document | None = None
         for _ in range(2):  # a second round only if the entry was erased in between (privacy)
             try:
-                await self._deliveries.insert_one(self._new_entry(key, event, channel, now))
+                await self._claims.insert(self._new_entry(key, event, channel, now))
             except DuplicateKeyError:
                 existing = await self._deliveries.find_one({"_id": key})
                 if existing is not None:
@@ -136,7 +140,7 @@ class DeliveryLog:
         }
         if state == DeliveryState.DELIVERED:
             fields["delivered_at"] = now
-        await self._deliveries.update_one({"_id": delivery_id(event_id, channel)}, {"$set": fields})
+        await self._outcomes.update_one({"_id": delivery_id(event_id, channel)}, {"$set": fields})
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         """FerretDB has no TTL indexes, so old entries are deleted by a periodic sweep."""

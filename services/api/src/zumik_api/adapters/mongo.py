@@ -13,9 +13,6 @@ DEFAULT_DATABASE = "zumik_support"
 
 Document = dict[str, Any]
 
-# The server error code of a unique-index violation, as in a bulk write's per-document errors.
-DUPLICATE_KEY = 11000
-
 
 def connect(url: str) -> AsyncMongoClient[Document]:
     return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000)

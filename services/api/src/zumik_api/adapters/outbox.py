@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from zumik_store.batching import InsertBatcher
 
-from zumik_api.adapters.batching import InsertBatcher
 from zumik_api.adapters.mongo import Document
 
 # A ticket's pending events, as stored and as published.

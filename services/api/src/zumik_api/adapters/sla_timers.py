@@ -10,8 +10,8 @@ ticket is gone is dropped. Writers keep timers early rather than late (see the t
 from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
+from zumik_store.batching import InsertBatcher
 
-from zumik_api.adapters.batching import InsertBatcher
 from zumik_api.adapters.mongo import Document
 
 

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_contracts.tickets import Sla, TicketStatus
+from zumik_store.batching import InsertBatcher
 
-from zumik_api.adapters.batching import InsertBatcher
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.outbox import Outbox
 from zumik_api.domain.tickets import Change, Message, Ticket

@@ -1,4 +1,4 @@
-"""InsertBatcher against the real store: group commit, and each caller sees its own outcome."""
+"""Group commit against the real store: many writers, few commands, each caller its own outcome."""
 
 import asyncio
 import secrets
@@ -7,9 +7,14 @@ from collections.abc import AsyncIterator
 import pytest
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
-from zumik_api.adapters.batching import InsertBatcher
-from zumik_api.adapters.mongo import DUPLICATE_KEY, Document
+from pymongo.errors import DuplicateKeyError, WriteError
+from zumik_api.adapters.mongo import Document
+from zumik_store.batching import (
+    DUPLICATE_KEY,
+    MAX_UPDATES_PER_COMMAND,
+    InsertBatcher,
+    UpdateBatcher,
+)
 
 WAIT_SECONDS = 10.0
 
@@ -93,3 +98,46 @@ async def test_a_lone_insert_is_written_at_once_in_its_own_batch(
         await batcher.insert({"_id": "next"})
     assert batcher.batches_written == 2
     assert await _ids(scratch) == {"alone", "next"}
+
+
+async def test_concurrent_updates_all_land_in_small_bulk_writes(
+    scratch: AsyncCollection[Document],
+) -> None:
+    """Updates share bulk writes, never more statements per command than FerretDB can hold."""
+    await scratch.insert_many([{"_id": f"doc-{i:02d}", "state": "sending"} for i in range(40)])
+    batcher = UpdateBatcher(scratch, max_batch=100)
+
+    async with asyncio.timeout(WAIT_SECONDS):
+        await asyncio.gather(
+            *(
+                batcher.update_one({"_id": f"doc-{i:02d}"}, {"$set": {"state": "delivered"}})
+                for i in range(40)
+            )
+        )
+
+    assert await scratch.count_documents({"state": "delivered"}) == 40
+    assert 40 / MAX_UPDATES_PER_COMMAND <= batcher.batches_written < 40
+
+
+async def test_a_failing_update_fails_its_caller_and_the_others_still_land(
+    db: AsyncDatabase[Document], scratch: AsyncCollection[Document]
+) -> None:
+    """Only the failing caller hears of it. (FerretDB 1.24 stops such a bulk write at the error
+    and answers in a shape PyMongo cannot read, so the batcher retries each update alone; the
+    failing one then raises PyMongo's parsing error there, a WriteError on MongoDB.)"""
+    await scratch.insert_many([{"_id": "text", "n": "not a number"}, {"_id": "number", "n": 1}])
+    batcher = UpdateBatcher(scratch)
+
+    async with asyncio.timeout(WAIT_SECONDS):
+        outcomes = await asyncio.gather(
+            batcher.update_one({"_id": "text"}, {"$inc": {"n": 1}}),
+            batcher.update_one({"_id": "number"}, {"$inc": {"n": 1}}),
+            return_exceptions=True,
+        )
+
+    assert isinstance(outcomes[0], Exception)
+    assert outcomes[1] is None
+    assert await scratch.find_one({"_id": "number"}) == {"_id": "number", "n": 2}
+    assert await scratch.find_one({"_id": "text"}) == {"_id": "text", "n": "not a number"}
+    if "ferretdbVersion" not in await db.client.admin.command("buildInfo"):
+        assert isinstance(outcomes[0], WriteError)

@@ -1,0 +1,1 @@
+"""Store helpers the Zumik Support services share (MongoDB 7 and FerretDB alike)."""
