@@ -7,7 +7,12 @@ requests with a Content-Length body, responses with a Content-Length (no chunkin
 """
 
 import asyncio
+import time
 from dataclasses import dataclass
+
+# uvicorn closes a keep-alive connection after 5 s idle; one idle longer than this is not
+# reused, so that no POST is written into a connection the server is closing.
+MAX_IDLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,7 @@ class RawHttpClient:
     def __init__(self, host: str, port: int) -> None:
         self._host = host
         self._port = port
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self._open: set[asyncio.StreamWriter] = set()
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Response:
@@ -35,12 +40,16 @@ class RawHttpClient:
             writer.close()
             self._open.discard(writer)
             raise
-        self._idle.append((reader, writer))
+        self._idle.append((reader, writer, time.monotonic()))
         return response
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            reader, writer, since = self._idle.pop()
+            if time.monotonic() - since < MAX_IDLE_SECONDS:
+                return reader, writer
+            writer.close()
+            self._open.discard(writer)
         reader, writer = await asyncio.open_connection(self._host, self._port)
         self._open.add(writer)
         return reader, writer
