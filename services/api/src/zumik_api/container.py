@@ -14,7 +14,7 @@ from zumik_api.adapters.idempotency import IdempotencyStore
 from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.outbox import OutboxLedger
-from zumik_api.adapters.projects import ProjectRepository
+from zumik_api.adapters.projects import AuthCache, ProjectRepository
 from zumik_api.adapters.queue import SupportQueue
 from zumik_api.adapters.sla_timers import SlaTimers
 from zumik_api.adapters.staff import StaffRepository
@@ -89,7 +89,7 @@ def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
     locks = TicketLocks(
         db.ticket_locks, wait_seconds=settings.ticket_lock_wait_seconds, clock=clock
     )
-    projects = ProjectRepository(db)
+    projects = ProjectRepository(db, AuthCache(settings.auth_cache_seconds))
     broker = make_broker(settings.amqp_url)
     subscribe_plan_changes(broker, PlanChanges(projects, locks))
     publisher = EventPublisher(broker, before_start=[declare_dead_letters])

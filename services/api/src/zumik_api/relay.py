@@ -84,6 +84,9 @@ class OutboxRelay:
             asyncio.create_task(self._purge_acks()),
         ]
         next_sweep = 0.0
+        # Before any change of this process prunes an outbox by it (a first sweep may wait).
+        with contextlib.suppress(Exception):
+            await self._ledger.load_watermark()
         try:
             while True:
                 with contextlib.suppress(TimeoutError):

@@ -17,6 +17,13 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=256 * 1024, description="Larger bodies get 413.")
     idempotency_window_hours: int = 24
     ticket_lock_wait_seconds: float = 5.0
+    auth_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How long an API key's project and plan are reused without a store read. "
+        "Plan changes and deleted keys take effect within it; keep it below privacy erasure's "
+        "settle pause (PRIVACY_ERASE_SETTLE_SECONDS).",
+    )
 
     sla_scheduler_enabled: bool = True
     sla_scheduler_every_seconds: float = 15.0

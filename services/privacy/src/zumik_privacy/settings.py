@@ -79,10 +79,11 @@ class Settings(BaseSettings):
         description="Erasure repeats its sweep until one deletes nothing; this bounds it.",
     )
     privacy_erase_settle_seconds: float = Field(
-        default=1.0,
+        default=3.0,
         ge=0,
         description="Pause before erasure's confirming sweep, so an API request that was "
-        "already past authentication when erasure started has finished its write.",
+        "already past authentication when erasure started has finished its write. It must "
+        "exceed the API's AUTH_CACHE_SECONDS plus the longest write.",
     )
 
     @property

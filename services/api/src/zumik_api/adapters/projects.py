@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,10 +39,45 @@ def looks_like_api_key(token: str) -> bool:
     return token.startswith(API_KEY_PREFIX) and len(token) == API_KEY_LENGTH
 
 
+class AuthCache:
+    """What the last `ttl_seconds` of requests read: key hash -> project id, project id ->
+    project. Every request needs both (the key, then the plan for a new ticket's SLA), and two
+    store reads were a quarter of a create's CPU.
+
+    Bounded staleness, on every replica: a plan change reaches new tickets, and a deleted key or
+    project stops working, within the TTL. Privacy erasure's settle pause must exceed it (see
+    `PRIVACY_ERASE_SETTLE_SECONDS`), so that a request let in by the cache cannot write after
+    an erasure's confirming sweep, and no key works once an erasure has completed. Only
+    successful reads are kept: an unknown key always reaches the store.
+    """
+
+    def __init__(self, ttl_seconds: float, capacity: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._capacity = capacity
+        self._entries: dict[str, tuple[float, object]] = {}
+
+    def get(self, key: str) -> object | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: str, value: object) -> None:
+        if self._ttl <= 0:
+            return
+        if len(self._entries) >= self._capacity:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (time.monotonic() + self._ttl, value)
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
 class ProjectRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], cache: AuthCache | None = None) -> None:
         self._projects = db.projects
         self._keys = db.api_keys
+        self._cache = cache or AuthCache(ttl_seconds=0)
 
     async def create(self, name: str, plan: Plan, now: datetime) -> Project:
         project = Project(id=ids.new_id(ids.PROJECT), name=name, plan=plan, created_at=now)
@@ -51,8 +87,15 @@ class ProjectRepository:
         return project
 
     async def get(self, project_id: str) -> Project | None:
+        cached = self._cache.get(project_id)
+        if isinstance(cached, Project):
+            return cached
         doc = await self._projects.find_one({"_id": project_id})
-        return None if doc is None else _project(doc)
+        if doc is None:
+            return None
+        project = _project(doc)
+        self._cache.put(project_id, project)
+        return project
 
     async def all(self) -> list[Project]:
         return [_project(d) async for d in self._projects.find({}).sort("_id", 1)]
@@ -61,6 +104,7 @@ class ProjectRepository:
         result = await self._projects.update_one(
             {"_id": project_id}, {"$set": {"plan": plan, "updated_at": now}}
         )
+        self._cache.forget(project_id)  # this process at once; other replicas within the TTL
         return result.matched_count == 1
 
     async def apply_plan_change(
@@ -77,6 +121,7 @@ class ProjectRepository:
             {"_id": project_id},
             {"$set": {"plan": plan, "plan_changed_at": changed_at, "updated_at": changed_at}},
         )
+        self._cache.forget(project_id)
         return True
 
     async def new_api_key(self, project_id: str, now: datetime) -> str:
@@ -94,7 +139,11 @@ class ProjectRepository:
 
     async def project_id_for_key(self, api_key: str) -> str | None:
         key_hash = hash_api_key(api_key)
+        cached = self._cache.get(key_hash)
+        if isinstance(cached, str):
+            return cached
         doc = await self._keys.find_one({"_id": key_hash})
         if doc is None or not hmac.compare_digest(str(doc["_id"]), key_hash):
             return None
+        self._cache.put(key_hash, str(doc["project_id"]))
         return str(doc["project_id"])
