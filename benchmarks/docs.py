@@ -93,14 +93,15 @@ ANALYSIS = """## Reading the results
 
 When a target fails on the local store, the section's own figures say why:
 
-- **Create throughput.** A create is two `_id` reads (the API key, the project: its plan)
-  and three writes: the SLA timer, the ticket and, after the publish, the relay's ack. The API
-  group-commits each kind across concurrent requests (one `insert_many` per batch), so its
-  writes cost the store less than the baseline's one `insert_one` per ticket, whose sixteen
-  concurrent writers fight for SQLite's single write lock. What is left is CPU: the API process
-  (FastAPI, pydantic, PyMongo, the relay's publish) and FerretDB share two cores with wrk and
-  RabbitMQ; the row "create vs its whole store work" runs the same store operations from the
-  driver, with the same group commit.
+- **Create throughput.** A create needs the API key's project and its plan (two `_id` reads,
+  which the API's 1 s auth cache spares nearly every request) and makes three writes: the SLA
+  timer, the ticket and, after the publish, the relay's ack. The API group-commits each kind
+  across concurrent requests (one `insert_many` per batch), so its writes cost the store less
+  than the baseline's one `insert_one` per ticket, whose sixteen concurrent writers fight for
+  SQLite's single write lock. What is left is CPU: the API process (FastAPI, pydantic, PyMongo,
+  the relay's publish) and FerretDB share two cores with wrk and RabbitMQ. The row "create vs
+  its whole store work" runs the uncached store operations from the driver, with the same group
+  commit.
 - **Relay throughput.** The fast path is what the API does after each write: publish with a
   confirm, then an ack insert, group-committed. Raw publishes of the same message with the
   same number in flight are the baseline; both are bound by CPU on this machine, the relay
