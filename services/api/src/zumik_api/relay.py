@@ -5,12 +5,16 @@ publishes it at once, without reading anything back. A ticket's events go out in
 a time; tickets proceed concurrently. Once RabbitMQ confirmed an event, the relay records its
 ack (`OutboxLedger`: an insert, group-committed across tickets); it never rewrites the ticket.
 
-Safety net: a sweep walks up `outbox_at` from the published-through watermark, oldest first,
-over tickets changed more than `sweep_grace` ago. It publishes whatever has no ack (a crash,
-another replica's crash, RabbitMQ down), and raises the watermark to just below the first
-ticket it still had to publish. `sweep_grace` must exceed the longest write plus the clock
-skew between replicas: a write that commits later than that after its clock reading could be
-passed by the watermark. Delivery is at-least-once; consumers drop duplicates by event id.
+A publish that failed (RabbitMQ down, a message returned) is retried from memory every
+`retry_every`, and at once when the connection comes back.
+
+Safety net: at start, then at most once every `sweep_every`, a sweep walks up `outbox_at` from the
+published-through watermark, oldest first, over tickets changed more than `sweep_grace` ago. It
+publishes whatever has no ack (this or another replica crashed before publishing), and raises
+the watermark to just below the first ticket it still had to publish. `sweep_grace` must exceed
+the longest write plus the clock skew between replicas: a write that commits later than that
+after its clock reading could be passed by the watermark. Delivery is at-least-once; consumers
+drop duplicates by event id.
 """
 
 import asyncio
@@ -30,8 +34,10 @@ from zumik_api.clock import Clock
 log = logging.getLogger("zumik_api.relay")
 
 SWEEP_PAGE = 1000
-# The most of its time the relay spends sweeping. The fast path carries normal traffic; the
-# sweep only recovers from crashes, and on FerretDB each one scans the whole collection.
+# The most of its time the relay spends sweeping. The fast path carries normal traffic, and a
+# failed publish is retried from memory every `retry_every`; the sweep only recovers what a
+# crash left. On FerretDB each sweep scans the whole collection, and one every few seconds was
+# the end-to-end p99 at 100 tickets/s (144 ms without, 685 ms with, measured).
 SWEEP_DUTY = 0.05
 # Stored dates have millisecond precision: "just below" a ticket's `outbox_at`.
 TICK = timedelta(milliseconds=1)
@@ -53,7 +59,8 @@ class OutboxRelay:
         ledger: OutboxLedger,
         clock: Clock,
         *,
-        sweep_every: float = 2.0,
+        retry_every: float = 2.0,
+        sweep_every: float = 30.0,
         sweep_grace: timedelta = timedelta(seconds=30),
         concurrency: int = 32,
     ) -> None:
@@ -61,6 +68,7 @@ class OutboxRelay:
         self._publisher = publisher
         self._ledger = ledger
         self._clock = clock
+        self._retry_every = retry_every
         self._sweep_every = sweep_every
         self._sweep_grace = sweep_grace
         self._slots = asyncio.Semaphore(concurrency)
@@ -90,16 +98,16 @@ class OutboxRelay:
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._sweep_every):
+                    async with asyncio.timeout(self._retry_every):
                         await self._wake.wait()
                 self._wake.clear()
                 if time.monotonic() >= next_sweep:
                     started = time.monotonic()
                     await self._sweep(self._sweep_grace, raise_watermark=True)
-                    self._requeue_retries()
                     # A slow store (FerretDB scans) must not be kept busy by the safety net.
                     spent = time.monotonic() - started
                     next_sweep = time.monotonic() + max(self._sweep_every, spent / SWEEP_DUTY)
+                self._requeue_retries()  # after a sweep: what it read is at least as recent
                 self._dispatch()
         finally:
             for task in [*background, *self._tasks]:
