@@ -61,6 +61,10 @@ METHOD = """## Method
   longest run, that single timed request is the figure.
 - Between two measured runs that write events, the API's relay is left to publish its backlog,
   so one run's events do not load the next.
+- **Alternating rounds for the throughput ratios.** This machine's speed drifts by a fifth or
+  more within minutes. So create (raw inserts, then the API) and the relay (its fast path, then
+  raw publishes) each run three alternating rounds, every round on a fresh database; the tables
+  show each side's median run and the notes list every round.
 
 ### What the figures mean on FerretDB
 

@@ -65,3 +65,8 @@ def fmt(value: float, digits: int = 1) -> str:
 
 def fmt_ratio(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.2f}x"
+
+
+def median_run(runs: Sequence[LoadResult]) -> LoadResult:
+    """The run with the median rate (the lower middle one of an even count)."""
+    return sorted(runs, key=lambda r: r.rate)[(len(runs) - 1) // 2]
