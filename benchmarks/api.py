@@ -21,7 +21,7 @@ from datetime import timedelta
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.outbox import OutboxLedger
+from zumik_api.adapters.outbox import ack_document
 from zumik_api.adapters.projects import hash_api_key
 from zumik_api.adapters.tickets import (
     _SUMMARY_PROJECTION,
@@ -30,6 +30,7 @@ from zumik_api.adapters.tickets import (
     ticket_from_doc,
 )
 from zumik_api.clock import utc_now
+from zumik_api.relay import ACK_LINGER_SECONDS
 from zumik_contracts import ids
 from zumik_store.batching import InsertBatcher
 
@@ -152,7 +153,7 @@ async def create_store_work(db: AsyncDatabase[Document]) -> LoadResult:
     ticket = open_ticket(project, utc_now(), random.Random(1), created_ago=timedelta(0))
     template = stored(ticket, published=False)
     timers, tickets = InsertBatcher(db.sla_timers), InsertBatcher(db.tickets)
-    ledger = OutboxLedger(db)
+    acks = InsertBatcher(db.outbox_acks, linger_seconds=ACK_LINGER_SECONDS)
 
     async def create(_: int) -> None:
         await db.api_keys.find_one({"_id": key_hash})
@@ -161,7 +162,8 @@ async def create_store_work(db: AsyncDatabase[Document]) -> LoadResult:
         await timers.insert({"_id": ticket_id, "project_id": project.id, "check_at": utc_now()})
         await tickets.insert({**template, "_id": ticket_id})
         event = {**template["outbox"][0], "id": ids.new_id(ids.EVENT)}
-        await ledger.record([{**event, "data": {**event["data"], "ticket_id": ticket_id}}])
+        event["data"] = {**event["data"], "ticket_id": ticket_id}
+        await acks.insert(ack_document(event))
 
     return await run_driver(
         "create's whole store work", create, concurrency=CONCURRENCY, seconds=SECONDS

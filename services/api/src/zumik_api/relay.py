@@ -2,8 +2,9 @@
 
 Fast path: a write that recorded events hands the ticket's outbox to `notify()`, and the relay
 publishes it at once, without reading anything back. A ticket's events go out in order, one at
-a time; tickets proceed concurrently. Once RabbitMQ confirmed an event, the relay records its
-ack (`OutboxLedger`: an insert, group-committed across tickets); it never rewrites the ticket.
+a time; up to `concurrency` tickets proceed at once. Once RabbitMQ confirmed an event, the
+relay records its ack (`OutboxLedger`: one insert every few milliseconds for all that were
+confirmed meanwhile); it never rewrites the ticket.
 
 A publish that failed (RabbitMQ down, a message returned) is retried from memory every
 `retry_every`, and at once when the connection comes back.
@@ -34,6 +35,8 @@ from zumik_api.clock import Clock
 log = logging.getLogger("zumik_api.relay")
 
 SWEEP_PAGE = 1000
+# Acks are background writes: waiting briefly gathers more of them into each insert.
+ACK_LINGER_SECONDS = 0.02
 # The most of its time the relay spends sweeping. The fast path carries normal traffic, and a
 # failed publish is retried from memory every `retry_every`; the sweep only recovers what a
 # crash left. On FerretDB each sweep scans the whole collection, and one every few seconds was
@@ -71,11 +74,13 @@ class OutboxRelay:
         self._retry_every = retry_every
         self._sweep_every = sweep_every
         self._sweep_grace = sweep_grace
-        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         self._ready: dict[str, Outbox] = {}
         self._retry: dict[str, Outbox] = {}
         self._in_flight: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._unacked: Outbox = []  # confirmed, their acks not written yet
+        self._ack_writer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.broker_connected = False
         self.published_count = 0
@@ -110,7 +115,8 @@ class OutboxRelay:
                 self._requeue_retries()  # after a sweep: what it read is at least as recent
                 self._dispatch()
         finally:
-            for task in [*background, *self._tasks]:
+            writer = [self._ack_writer] if self._ack_writer is not None else []
+            for task in [*background, *self._workers, *writer]:
                 task.cancel()  # unconfirmed events stay in the outbox for the next process
 
     async def drain(self) -> None:
@@ -121,7 +127,7 @@ class OutboxRelay:
 
     async def flush(self) -> None:
         """Publish, and acknowledge, everything notified so far."""
-        while self._ready or self._tasks:
+        while self._ready or self._workers or self._unacked or self._ack_writer is not None:
             self._dispatch()
             await asyncio.sleep(0.002)
 
@@ -132,24 +138,26 @@ class OutboxRelay:
         self._retry.clear()
 
     def _dispatch(self) -> None:
-        for ticket_id in [t for t in self._ready if t not in self._in_flight]:
+        """Start workers, up to `concurrency`, for the tickets waiting."""
+        waiting = sum(1 for t in self._ready if t not in self._in_flight)
+        for _ in range(min(waiting, self._concurrency - len(self._workers))):
+            worker = asyncio.create_task(self._work())
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+
+    async def _work(self) -> None:
+        """Relay one ticket at a time until none is waiting (a ticket is never in two)."""
+        while (ticket_id := self._next_waiting()) is not None:
             outbox = self._ready.pop(ticket_id)
             self._in_flight.add(ticket_id)
-            task = asyncio.create_task(self._relay_ticket(ticket_id, outbox))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _relay_ticket(self, ticket_id: str, outbox: Outbox) -> None:
-        try:
-            async with self._slots:
+            try:
                 confirmed = await self._publish_in_order(ticket_id, outbox)
-        finally:
-            self._in_flight.discard(ticket_id)
-            if ticket_id in self._ready:  # changed again while in flight
-                self._wake.set()
-        # The ticket's next events may go out meanwhile: these are already known as published
-        # here, and their acks only matter to other replicas and to later sweeps.
-        await self._acknowledge(ticket_id, confirmed)
+            finally:
+                self._in_flight.discard(ticket_id)
+            self._acknowledge(confirmed)
+
+    def _next_waiting(self) -> str | None:
+        return next((t for t in self._ready if t not in self._in_flight), None)
 
     async def _publish_in_order(self, ticket_id: str, outbox: Outbox) -> Outbox:
         """Publish the events in order, up to the first failure; those RabbitMQ confirmed."""
@@ -167,11 +175,27 @@ class OutboxRelay:
             log.warning("relay of ticket %s paused: %s", ticket_id, type(error).__name__)
         return confirmed
 
-    async def _acknowledge(self, ticket_id: str, confirmed: Outbox) -> None:
+    def _acknowledge(self, confirmed: Outbox) -> None:
+        """Known at once as published here; their acks written every ACK_LINGER_SECONDS, in one
+        insert (they only matter to other replicas and to later sweeps)."""
+        if not confirmed:
+            return
+        self._ledger.remember(confirmed)
+        self._unacked.extend(confirmed)
+        if self._ack_writer is None:
+            self._ack_writer = asyncio.create_task(self._write_acks())
+
+    async def _write_acks(self) -> None:
         try:
-            await self._ledger.record(confirmed)
-        except Exception:  # published all the same; without its ack a sweep may resend it
-            log.warning("acks of ticket %s not recorded", ticket_id)
+            while self._unacked:
+                await asyncio.sleep(ACK_LINGER_SECONDS)
+                events, self._unacked = self._unacked, []
+                try:
+                    await self._ledger.record(events)
+                except Exception:  # published all the same; without acks a sweep may resend
+                    log.warning("acks of %d published events not recorded", len(events))
+        finally:
+            self._ack_writer = None
 
     async def _sweep(self, grace: timedelta, *, raise_watermark: bool) -> None:
         """Queue what the tickets changed before `now - grace` still have to publish: one page

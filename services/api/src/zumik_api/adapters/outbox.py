@@ -2,9 +2,9 @@
 
 A ticket's `outbox` holds the events of its latest changes, and `outbox_at` is when the latest
 of them happened. Once RabbitMQ confirmed an event, the relay records an ack,
-`{_id: event id, ticket_id, project_id, occurred_at}`: an insert, group-committed across
-tickets, so marking an event published needs neither the ticket's lease nor a rewrite of its
-document. Published events stay in the outbox until the ticket's next change drops them, under
+`{_id: event id, ticket_id, project_id, occurred_at}`: one insert for all the acks of a few
+milliseconds, so marking an event published needs neither the ticket's lease nor a rewrite of
+its document. Published events stay in the outbox until the ticket's next change drops them, under
 the lease that change holds anyway.
 
 The relay's sweep moves a watermark up through `outbox_at`: every event in the outbox of a
@@ -14,14 +14,13 @@ stale copy is lower, which is only more cautious.
 """
 
 import asyncio
-import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
-from zumik_store.batching import InsertBatcher
+from pymongo.errors import BulkWriteError
+from zumik_store.batching import DUPLICATE_KEY
 
 from zumik_api.adapters.mongo import Document
 
@@ -29,7 +28,6 @@ from zumik_api.adapters.mongo import Document
 Outbox = list[Document]
 
 ACK_RETENTION = timedelta(hours=1)
-ACK_LINGER_SECONDS = 0.02
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 _STATE_ID = "published_through"
 _LOOKUPS_AT_ONCE = 16
@@ -55,27 +53,25 @@ class OutboxLedger:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._acks = db.outbox_acks
         self._state = db.outbox_state
-        # Acks are background writes: lingering briefly gathers more of them per write.
-        self._inserts = InsertBatcher(db.outbox_acks, linger_seconds=ACK_LINGER_SECONDS)
         self._recent = RecentIds(100_000)
         self.published_through = NEVER
 
-    async def record(self, events: Outbox) -> None:
-        """These events were confirmed by RabbitMQ."""
+    def remember(self, events: Outbox) -> None:
+        """These events were confirmed by RabbitMQ (known here at once, before their acks)."""
         for event in events:
             self._recent.add(event["id"])
-        await asyncio.gather(*(self._record(event) for event in events))
 
-    async def _record(self, event: Document) -> None:
-        ack = {
-            "_id": event["id"],
-            "ticket_id": event["data"]["ticket_id"],
-            "project_id": event["project_id"],
-            "occurred_at": datetime.fromisoformat(event["occurred_at"]),
-        }
-        # A duplicate: published twice (another replica, or a retry), acknowledged either way.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._inserts.insert(ack)
+    async def record(self, events: Outbox) -> None:
+        """These events were confirmed by RabbitMQ: their acks, in one insert."""
+        self.remember(events)
+        if not events:
+            return
+        try:
+            await self._acks.insert_many([ack_document(e) for e in events], ordered=False)
+        except BulkWriteError as error:
+            # A duplicate: published twice (another replica, or a retry), acknowledged either way.
+            if any(e.get("code") != DUPLICATE_KEY for e in error.details["writeErrors"]):
+                raise
 
     def published_here(self, event: Document) -> bool:
         """Whether this process published the event (no store read)."""
@@ -133,6 +129,15 @@ class OutboxLedger:
         cutoff = self.published_through - ACK_RETENTION
         result = await self._acks.delete_many({"occurred_at": {"$lt": cutoff}})
         return result.deleted_count
+
+
+def ack_document(event: Document) -> Document:
+    return {
+        "_id": event["id"],
+        "ticket_id": event["data"]["ticket_id"],
+        "project_id": event["project_id"],
+        "occurred_at": datetime.fromisoformat(event["occurred_at"]),
+    }
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
