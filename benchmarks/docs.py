@@ -107,7 +107,7 @@ When a target fails on the local store, the section's own figures say why:
   its whole store work" runs the uncached store operations from the driver, with the same group
   commit.
 - **Relay throughput.** The fast path is what the API does after each write: publish with a
-  confirm, then an ack insert, group-committed. Raw publishes of the same message with the
+  confirm, then its ack, in one insert every 20 ms. Raw publishes of the same message with the
   same number in flight are the baseline; both are bound by CPU on this machine, the relay
   paying a little more per event (its bookkeeping and the ack). The sweep path reads the
   outboxes first (a full scan on FerretDB) and looks up each event's ack by `_id`.
