@@ -30,7 +30,6 @@ from zumik_api.adapters.tickets import (
     ticket_from_doc,
 )
 from zumik_api.clock import utc_now
-from zumik_api.relay import ACK_LINGER_SECONDS
 from zumik_contracts import ids
 from zumik_store.batching import InsertBatcher
 
@@ -145,15 +144,16 @@ async def raw_inserts(db: AsyncDatabase[Document]) -> LoadResult:
 
 async def create_store_work(db: AsyncDatabase[Document]) -> LoadResult:
     """Every store operation one create causes, in order, without HTTP or RabbitMQ, and with
-    the same group commit as the API: the key and project lookups, the SLA timer and the
-    ticket (the request), then the relay's ack of the published event."""
+    the same group commit as the API: the key and project lookups (uncached), the SLA timer and
+    the ticket (the request), then the relay's ack of the published event (group-committed
+    here too; the relay itself writes its acks every 20 ms)."""
     project = await create_project(db, "bench create", "enterprise")
     assert project.api_key is not None
     key_hash = hash_api_key(project.api_key)
     ticket = open_ticket(project, utc_now(), random.Random(1), created_ago=timedelta(0))
     template = stored(ticket, published=False)
     timers, tickets = InsertBatcher(db.sla_timers), InsertBatcher(db.tickets)
-    acks = InsertBatcher(db.outbox_acks, linger_seconds=ACK_LINGER_SECONDS)
+    acks = InsertBatcher(db.outbox_acks)
 
     async def create(_: int) -> None:
         await db.api_keys.find_one({"_id": key_hash})

@@ -34,11 +34,8 @@ class _Batch(Generic[Write]):
 
 
 class _GroupCommit(ABC, Generic[Write]):
-    def __init__(self, *, max_batch: int, linger_seconds: float) -> None:
-        """`linger_seconds`: how long a batch waits for company before it is written. Zero
-        for writes a request waits on; a few milliseconds for background writes."""
+    def __init__(self, *, max_batch: int) -> None:
         self._max_batch = max_batch
-        self._linger = linger_seconds
         self._queued: _Batch[Write] = _Batch()
         self._writer: asyncio.Task[None] | None = None
         self.batches_written = 0
@@ -59,8 +56,6 @@ class _GroupCommit(ABC, Generic[Write]):
         batch: _Batch[Write] = _Batch()
         try:
             while self._queued.writes:
-                if self._linger:
-                    await asyncio.sleep(self._linger)
                 batch, self._queued = self._take()
                 await self._write(batch)
         except asyncio.CancelledError:  # shutting down: no caller waits forever
@@ -115,9 +110,8 @@ class InsertBatcher(_GroupCommit[Document]):
         collection: AsyncCollection[Document],
         *,
         max_batch: int = 256,
-        linger_seconds: float = 0.0,
     ) -> None:
-        super().__init__(max_batch=max_batch, linger_seconds=linger_seconds)
+        super().__init__(max_batch=max_batch)
         self._collection = collection
 
     async def insert(self, document: Document) -> None:
@@ -137,11 +131,8 @@ class UpdateBatcher(_GroupCommit[UpdateOne]):
         collection: AsyncCollection[Document],
         *,
         max_batch: int = MAX_UPDATES_PER_COMMAND,
-        linger_seconds: float = 0.0,
     ) -> None:
-        super().__init__(
-            max_batch=min(max_batch, MAX_UPDATES_PER_COMMAND), linger_seconds=linger_seconds
-        )
+        super().__init__(max_batch=min(max_batch, MAX_UPDATES_PER_COMMAND))
         self._collection = collection
 
     async def update_one(self, filter: Document, update: Document) -> None:
