@@ -236,8 +236,8 @@ async def find_anywhere(db: AsyncDatabase[Document], needles: list[str]) -> list
 
 
 async def collection_counts(db: AsyncDatabase[Document]) -> dict[str, int]:
-    """Documents per collection; not `ticket_locks`, whose leases the API's outbox relay takes
-    and gives back in the background."""
+    """Documents per collection; not `ticket_locks`, whose leases come and go with every
+    ticket change."""
     return {
         name: await db[name].count_documents({})
         for name in sorted(await db.list_collection_names())

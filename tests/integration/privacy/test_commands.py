@@ -10,6 +10,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters.mongo import Document
 from zumik_api.clock import utc_now
+from zumik_api.container import Container
 from zumik_cli.privacy import new_request_id
 from zumik_contracts.privacy import ErasureCounts
 
@@ -165,9 +166,11 @@ async def test_a_bad_command_fails_cleanly_touches_nothing_and_is_dead_lettered(
     privacy: PrivacyClient,
     results: ResultTap,
     dead_letters: DeadLetters,
+    container: Container,
 ) -> None:
     erin = Subject(unique_email("Erin"))
     ticket_id = await open_ticket(api, project, erin)
+    await container.relay.flush()  # its acks are written in the background
     before = await collection_counts(db)
     ticket_before = await get_ticket(api, project, ticket_id)
     request_id = new_request_id()
