@@ -1,18 +1,22 @@
 """Projects and their API keys. A key is stored only as its SHA-256 hash."""
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_contracts import ids
 from zumik_contracts.tickets import Plan
 
 from zumik_api.adapters.mongo import Document
+
+T = TypeVar("T")
 
 API_KEY_PREFIX = "zsk_"
 _API_KEY_SECRET_BYTES = 32
@@ -48,21 +52,41 @@ class AuthCache:
     project stops working, within the TTL. Privacy erasure's settle pause must exceed it (see
     `PRIVACY_ERASE_SETTLE_SECONDS`), so that a request let in by the cache cannot write after
     an erasure's confirming sweep, and no key works once an erasure has completed. Only
-    successful reads are kept: an unknown key always reaches the store.
+    successful reads are kept: an unknown key always reaches the store. Concurrent misses of one
+    key share a single read, so an entry expiring under load costs one read, not one per request.
     """
 
     def __init__(self, ttl_seconds: float, capacity: int = 10_000) -> None:
         self._ttl = ttl_seconds
         self._capacity = capacity
         self._entries: dict[str, tuple[float, object]] = {}
+        self._loading: dict[str, asyncio.Future[Any]] = {}
 
-    def get(self, key: str) -> object | None:
+    async def get_or_load(self, key: str, load: Callable[[], Awaitable[T | None]]) -> T | None:
+        """The cached value of `key`, else what `load` returns (kept unless it is None)."""
         entry = self._entries.get(key)
-        if entry is None or entry[0] <= time.monotonic():
-            return None
-        return entry[1]
+        if entry is not None and entry[0] > time.monotonic():
+            return cast(T, entry[1])
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(key, load))
+            self._loading[key] = loading
+        # Shielded: one waiter's cancellation must not cancel the read the others wait for.
+        return cast(T | None, await asyncio.shield(loading))
 
-    def put(self, key: str, value: object) -> None:
+    async def _load(self, key: str, load: Callable[[], Awaitable[T | None]]) -> T | None:
+        this_load = asyncio.current_task()
+        try:
+            value = await load()
+        finally:
+            current = self._loading.get(key) is this_load  # not forgotten meanwhile
+            if current:
+                del self._loading[key]
+        if value is not None and current:
+            self._put(key, value)
+        return value
+
+    def _put(self, key: str, value: object) -> None:
         if self._ttl <= 0:
             return
         if len(self._entries) >= self._capacity:
@@ -70,7 +94,9 @@ class AuthCache:
         self._entries[key] = (time.monotonic() + self._ttl, value)
 
     def forget(self, key: str) -> None:
+        """Drop `key`, and keep a read already under way from caching what it finds."""
         self._entries.pop(key, None)
+        self._loading.pop(key, None)
 
 
 class ProjectRepository:
@@ -87,15 +113,11 @@ class ProjectRepository:
         return project
 
     async def get(self, project_id: str) -> Project | None:
-        cached = self._cache.get(project_id)
-        if isinstance(cached, Project):
-            return cached
+        return await self._cache.get_or_load(project_id, lambda: self._read(project_id))
+
+    async def _read(self, project_id: str) -> Project | None:
         doc = await self._projects.find_one({"_id": project_id})
-        if doc is None:
-            return None
-        project = _project(doc)
-        self._cache.put(project_id, project)
-        return project
+        return None if doc is None else _project(doc)
 
     async def all(self) -> list[Project]:
         return [_project(d) async for d in self._projects.find({}).sort("_id", 1)]
@@ -139,11 +161,10 @@ class ProjectRepository:
 
     async def project_id_for_key(self, api_key: str) -> str | None:
         key_hash = hash_api_key(api_key)
-        cached = self._cache.get(key_hash)
-        if isinstance(cached, str):
-            return cached
+        return await self._cache.get_or_load(key_hash, lambda: self._key_owner(key_hash))
+
+    async def _key_owner(self, key_hash: str) -> str | None:
         doc = await self._keys.find_one({"_id": key_hash})
         if doc is None or not hmac.compare_digest(str(doc["_id"]), key_hash):
             return None
-        self._cache.put(key_hash, str(doc["project_id"]))
         return str(doc["project_id"])

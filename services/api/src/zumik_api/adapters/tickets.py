@@ -6,7 +6,7 @@ multi-document transactions. The relay publishes them; the ticket's next change 
 published ones (see `adapters.outbox`).
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -24,8 +24,17 @@ _SUMMARY_PROJECTION = {"messages": 0, "outbox": 0, "history": 0}
 NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
+_MESSAGE_FIELDS = tuple(f.name for f in fields(Message))
+_CHANGE_FIELDS = tuple(f.name for f in fields(Change))
+
+
 def _message_doc(message: Message) -> Document:
-    return asdict(message)
+    # Not dataclasses.asdict, which deep-copies every value: its fields are flat.
+    return {name: getattr(message, name) for name in _MESSAGE_FIELDS}
+
+
+def _change_doc(change: Change) -> Document:
+    return {name: getattr(change, name) for name in _CHANGE_FIELDS}
 
 
 def _state(ticket: Ticket) -> Document:
@@ -63,7 +72,7 @@ def _ticket_doc(ticket: Ticket) -> Document:
         "created_at": ticket.created_at,
         **_state(ticket),
         "messages": [_message_doc(m) for m in ticket.messages],
-        "history": [asdict(c) for c in ticket.history],
+        "history": [_change_doc(c) for c in ticket.history],
         **_outbox_fields(ticket, []),
     }
 
@@ -148,7 +157,7 @@ class TicketRepository:
         update: dict[str, Any] = {"$set": {**_state(ticket), **outbox}}
         pushes = {
             "messages": [_message_doc(m) for m in ticket.new_messages],
-            "history": [asdict(c) for c in ticket.new_history],
+            "history": [_change_doc(c) for c in ticket.new_history],
         }
         if any(pushes.values()):
             update["$push"] = {name: {"$each": items} for name, items in pushes.items() if items}

@@ -12,7 +12,9 @@ from zumik_api.http.errors import ApiError
 _bearer = HTTPBearer(auto_error=False, description="A project API key: `zsk_...`.")
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    """Async on purpose: FastAPI runs a sync dependency on its thread pool, a thread hop per
+    request."""
     container: Container = request.app.state.container
     return container
 
