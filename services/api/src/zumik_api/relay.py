@@ -138,9 +138,9 @@ class OutboxRelay:
         self._retry.clear()
 
     def _dispatch(self) -> None:
-        """Start workers, up to `concurrency`, for the tickets waiting."""
-        waiting = sum(1 for t in self._ready if t not in self._in_flight)
-        for _ in range(min(waiting, self._concurrency - len(self._workers))):
+        """Start workers, up to `concurrency`, for the tickets waiting. Counting what waits
+        would cost a pass over a backlog at every wake-up; a worker that finds nothing ends."""
+        for _ in range(min(len(self._ready), self._concurrency - len(self._workers))):
             worker = asyncio.create_task(self._work())
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
