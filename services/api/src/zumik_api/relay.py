@@ -111,6 +111,7 @@ class OutboxRelay:
                     await self._sweep(self._sweep_grace, raise_watermark=True)
                     # A slow store (FerretDB scans) must not be kept busy by the safety net.
                     spent = time.monotonic() - started
+                    log.info("outbox sweep took %.3f s", spent)
                     next_sweep = time.monotonic() + max(self._sweep_every, spent / SWEEP_DUTY)
                 self._requeue_retries()  # after a sweep: what it read is at least as recent
                 self._dispatch()

@@ -15,10 +15,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Annotated, Any
 
 import httpx
 from faststream import AckPolicy, FastStream
+from faststream._internal.context import Context as ContextField
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
+from faststream.rabbit.message import RabbitMessage as ConsumedRabbitMessage
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -45,6 +48,18 @@ VERSION = "0.1.0"
 # The AsyncAPI `servers` entry: fixed, so the committed document does not depend on where it ran.
 SPECIFICATION_URL = "amqp://rabbitmq:5672/"
 PURGE_EVERY_SECONDS = 3600.0
+
+
+class _ResolvedOnLoop(ContextField):
+    """FastStream's `Context` field, resolved on the event loop: fast_depends runs a custom
+    field's synchronous `use` on a worker thread, a thread hop per consumed message."""
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        resolved: dict[str, Any] = super().use(**kwargs)
+        return resolved
+
+
+ConsumedMessage = Annotated[ConsumedRabbitMessage, _ResolvedOnLoop("message")]
 
 
 async def _raw_body(message: RabbitMessage) -> bytes:
@@ -140,7 +155,7 @@ class Notifier:
                 "a malformed message is dead-lettered at once."
             ),
         )
-        async def on_event(message: RabbitMessage) -> None:
+        async def on_event(message: ConsumedMessage) -> None:
             await settle_on_error(message, lambda: self._router.handle(message))
 
         for channel in self.channels:
@@ -165,7 +180,7 @@ class Notifier:
                 "from the delay queues."
             ),
         )
-        async def on_job(message: RabbitMessage) -> None:
+        async def on_job(message: ConsumedMessage) -> None:
             await settle_on_error(message, lambda: self._worker(channel).handle(message))
 
     def _worker(self, channel: ChannelName) -> ChannelWorker:
