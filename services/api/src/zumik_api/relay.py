@@ -107,11 +107,11 @@ class OutboxRelay:
                         await self._wake.wait()
                 self._wake.clear()
                 if time.monotonic() >= next_sweep:
-                    started = time.monotonic()
+                    started, waiting = time.monotonic(), len(self._ready)
                     await self._sweep(self._sweep_grace, raise_watermark=True)
                     # A slow store (FerretDB scans) must not be kept busy by the safety net.
                     spent = time.monotonic() - started
-                    log.info("outbox sweep took %.3f s", spent)
+                    _log_sweep(len(self._ready) - waiting, spent)
                     next_sweep = time.monotonic() + max(self._sweep_every, spent / SWEEP_DUTY)
                 self._requeue_retries()  # after a sweep: what it read is at least as recent
                 self._dispatch()
@@ -264,6 +264,12 @@ class OutboxRelay:
                 self._requeue_retries()
                 self._wake.set()
             await asyncio.sleep(1.0)
+
+
+def _log_sweep(found: int, seconds: float) -> None:
+    """Quiet when the safety net found nothing and was quick, as it should be."""
+    level = logging.INFO if found or seconds > 1.0 else logging.DEBUG
+    log.log(level, "outbox sweep: %d tickets had unpublished events (%.3f s)", found, seconds)
 
 
 def _watermark(
