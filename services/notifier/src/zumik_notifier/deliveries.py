@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from zumik_contracts.events import TicketEvent
 from zumik_store.batching import InsertBatcher, UpdateBatcher
+from zumik_store.deletion import delete_all
 
 from zumik_notifier.store import Document
 from zumik_notifier.topology import ChannelName
@@ -144,5 +145,4 @@ class DeliveryLog:
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         """FerretDB has no TTL indexes, so old entries are deleted by a periodic sweep."""
-        result = await self._deliveries.delete_many({"updated_at": {"$lt": cutoff}})
-        return result.deleted_count
+        return await delete_all(self._deliveries, {"updated_at": {"$lt": cutoff}})

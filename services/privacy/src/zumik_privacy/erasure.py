@@ -38,9 +38,9 @@ from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
 from zumik_api.clock import Clock
 from zumik_contracts.privacy import ErasureCounts, ErasureReceipt, PrivacyCommand, PrivacyScope
+from zumik_store.deletion import delete_all
 
 from zumik_privacy import store
-from zumik_privacy.bulk import delete_all
 from zumik_privacy.claims import Claim, ClaimStore, Completed, Conflict
 from zumik_privacy.commands import (
     command_identity,

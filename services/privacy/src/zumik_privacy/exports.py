@@ -24,9 +24,9 @@ from zumik_api.adapters.tickets import ticket_from_doc
 from zumik_api.clock import Clock
 from zumik_api.presenters import public_ticket
 from zumik_contracts.privacy import ExportReference, PrivacyCommand, PrivacyScope
+from zumik_store.deletion import delete_all
 
 from zumik_privacy import store
-from zumik_privacy.bulk import delete_all
 from zumik_privacy.claims import Claim, ClaimLost, ClaimStore, Completed, Conflict
 from zumik_privacy.commands import (
     command_identity,

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+from zumik_store.deletion import delete_all
 
 from zumik_api.adapters.mongo import Document
 from zumik_api.clock import Clock, utc_now
@@ -135,7 +136,6 @@ class IdempotencyStore:
         await self._collection.delete_one({"_id": claim.record_id, "token": claim.token})
 
     async def purge_expired(self) -> int:
-        result = await self._collection.delete_many(
-            {"created_at": {"$lte": self._clock() - self._window}}
+        return await delete_all(
+            self._collection, {"created_at": {"$lte": self._clock() - self._window}}
         )
-        return result.deleted_count

@@ -21,6 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 from zumik_store.batching import DUPLICATE_KEY
+from zumik_store.deletion import delete_all
 
 from zumik_api.adapters.mongo import Document
 
@@ -127,8 +128,7 @@ class OutboxLedger:
 
     async def purge_acks(self) -> int:
         cutoff = self.published_through - ACK_RETENTION
-        result = await self._acks.delete_many({"occurred_at": {"$lt": cutoff}})
-        return result.deleted_count
+        return await delete_all(self._acks, {"occurred_at": {"$lt": cutoff}})
 
 
 def ack_document(event: Document) -> Document:

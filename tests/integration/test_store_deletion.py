@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 from pymongo.results import DeleteResult
 from zumik_api.adapters.mongo import Document
-from zumik_privacy.bulk import delete_all
+from zumik_store.deletion import delete_all
 
 
 class RefusingLargeDeletes:

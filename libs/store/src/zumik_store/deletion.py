@@ -2,17 +2,18 @@
 
 One `delete_many` is the fast path on both stores. FerretDB's SQLite backend, though, deletes the
 matches with one SQL statement holding a variable per document, and SQLite refuses statements
-with more than 32,766 variables ("too many SQL variables"): a project with 100,000 tickets can't
-be deleted in one query there. Then the matches are read in `_id` order and deleted in `_id`
-ranges of a bounded size, a range split in two again if even that is refused. MongoDB never
-takes that path.
+with more than 32,766 variables ("too many SQL variables"): neither a project with 100,000
+tickets nor an hour of outbox acks at 10 events/s can be deleted in one query there. Then the
+matches are read in `_id` order and deleted in `_id` ranges of a bounded size, a range split in
+two again if even that is refused. MongoDB never takes that path.
 """
 
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure
-from zumik_api.adapters.mongo import Document
+
+from zumik_store.batching import Document
 
 RANGE_SIZE = 25_000
 _TOO_MANY_VARIABLES = "too many SQL variables"

@@ -1,0 +1,58 @@
+"""The periodic purges (FerretDB has no TTL indexes): each deletes what is past its retention,
+and only that."""
+
+from datetime import UTC, datetime, timedelta
+
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.adapters.idempotency import IdempotencyStore
+from zumik_api.adapters.mongo import Document
+from zumik_api.adapters.outbox import ACK_RETENTION, OutboxLedger
+from zumik_notifier.deliveries import COLLECTION, DeliveryLog
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+async def _ids(db: AsyncDatabase[Document], collection: str) -> set[str]:
+    return {str(doc["_id"]) async for doc in db[collection].find({}, {"_id": 1})}
+
+
+async def test_expired_idempotency_keys_go_and_live_ones_stay(db: AsyncDatabase[Document]) -> None:
+    window = timedelta(hours=24)
+    store = IdempotencyStore(db.idempotency_keys, window=window, clock=lambda: NOW)
+    await db.idempotency_keys.insert_many(
+        [
+            {"_id": "expired", "created_at": NOW - window - timedelta(seconds=1)},
+            {"_id": "live", "created_at": NOW - window + timedelta(seconds=1)},
+        ]
+    )
+    assert await store.purge_expired() == 1
+    assert await _ids(db, "idempotency_keys") == {"live"}
+
+
+async def test_acks_go_an_hour_after_the_watermark_passed_them(
+    db: AsyncDatabase[Document],
+) -> None:
+    ledger = OutboxLedger(db)
+    await ledger.raise_watermark(NOW)
+    await db.outbox_acks.insert_many(
+        [
+            {"_id": "evt_old", "occurred_at": NOW - ACK_RETENTION - timedelta(seconds=1)},
+            {"_id": "evt_kept", "occurred_at": NOW - ACK_RETENTION + timedelta(seconds=1)},
+            {"_id": "evt_new", "occurred_at": NOW + timedelta(seconds=1)},
+        ]
+    )
+    assert await ledger.purge_acks() == 1
+    assert await _ids(db, "outbox_acks") == {"evt_kept", "evt_new"}
+
+
+async def test_old_delivery_records_go_and_recent_ones_stay(db: AsyncDatabase[Document]) -> None:
+    deliveries = DeliveryLog(db, lease=timedelta(seconds=30))
+    cutoff = NOW - timedelta(days=30)
+    await db[COLLECTION].insert_many(
+        [
+            {"_id": "old", "updated_at": cutoff - timedelta(seconds=1)},
+            {"_id": "recent", "updated_at": cutoff + timedelta(seconds=1)},
+        ]
+    )
+    assert await deliveries.purge_older_than(cutoff) == 1
+    assert await _ids(db, COLLECTION) == {"recent"}
