@@ -48,6 +48,21 @@ async def db(mongodb_url: str) -> AsyncIterator[AsyncDatabase[Document]]:
     await client.close()
 
 
+@pytest.fixture
+async def own_db(services: service_resolution.Services) -> AsyncIterator[AsyncDatabase[Document]]:
+    """A database of this test's own: no other test writes to it, and no background relay
+    sweeps it (the session's `db` is shared by every test and the `api` fixture's relay)."""
+    url = service_resolution.with_database(
+        services.mongodb_url, f"zumik_test_own_{secrets.token_hex(4)}"
+    )
+    client: AsyncMongoClient[Document] = mongo.connect(url)
+    database = mongo.database(client)
+    await mongo.ensure_indexes(database)
+    yield database
+    await client.drop_database(database.name)
+    await client.close()
+
+
 @pytest.fixture(scope="session")
 async def container(settings: Settings) -> Container:
     """The app's wiring; the `api` fixture runs its lifespan (start and stop)."""

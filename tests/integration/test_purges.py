@@ -16,25 +16,27 @@ async def _ids(db: AsyncDatabase[Document], collection: str) -> set[str]:
     return {str(doc["_id"]) async for doc in db[collection].find({}, {"_id": 1})}
 
 
-async def test_expired_idempotency_keys_go_and_live_ones_stay(db: AsyncDatabase[Document]) -> None:
+async def test_expired_idempotency_keys_go_and_live_ones_stay(
+    own_db: AsyncDatabase[Document],
+) -> None:
     window = timedelta(hours=24)
-    store = IdempotencyStore(db.idempotency_keys, window=window, clock=lambda: NOW)
-    await db.idempotency_keys.insert_many(
+    store = IdempotencyStore(own_db.idempotency_keys, window=window, clock=lambda: NOW)
+    await own_db.idempotency_keys.insert_many(
         [
             {"_id": "expired", "created_at": NOW - window - timedelta(seconds=1)},
             {"_id": "live", "created_at": NOW - window + timedelta(seconds=1)},
         ]
     )
     assert await store.purge_expired() == 1
-    assert await _ids(db, "idempotency_keys") == {"live"}
+    assert await _ids(own_db, "idempotency_keys") == {"live"}
 
 
 async def test_acks_go_an_hour_after_the_watermark_passed_them(
-    db: AsyncDatabase[Document],
+    own_db: AsyncDatabase[Document],
 ) -> None:
-    ledger = OutboxLedger(db)
+    ledger = OutboxLedger(own_db)
     await ledger.raise_watermark(NOW)
-    await db.outbox_acks.insert_many(
+    await own_db.outbox_acks.insert_many(
         [
             {"_id": "evt_old", "occurred_at": NOW - ACK_RETENTION - timedelta(seconds=1)},
             {"_id": "evt_kept", "occurred_at": NOW - ACK_RETENTION + timedelta(seconds=1)},
@@ -42,17 +44,19 @@ async def test_acks_go_an_hour_after_the_watermark_passed_them(
         ]
     )
     assert await ledger.purge_acks() == 1
-    assert await _ids(db, "outbox_acks") == {"evt_kept", "evt_new"}
+    assert await _ids(own_db, "outbox_acks") == {"evt_kept", "evt_new"}
 
 
-async def test_old_delivery_records_go_and_recent_ones_stay(db: AsyncDatabase[Document]) -> None:
-    deliveries = DeliveryLog(db, lease=timedelta(seconds=30))
+async def test_old_delivery_records_go_and_recent_ones_stay(
+    own_db: AsyncDatabase[Document],
+) -> None:
+    deliveries = DeliveryLog(own_db, lease=timedelta(seconds=30))
     cutoff = NOW - timedelta(days=30)
-    await db[COLLECTION].insert_many(
+    await own_db[COLLECTION].insert_many(
         [
             {"_id": "old", "updated_at": cutoff - timedelta(seconds=1)},
             {"_id": "recent", "updated_at": cutoff + timedelta(seconds=1)},
         ]
     )
     assert await deliveries.purge_older_than(cutoff) == 1
-    assert await _ids(db, COLLECTION) == {"recent"}
+    assert await _ids(own_db, COLLECTION) == {"recent"}

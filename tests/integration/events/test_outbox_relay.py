@@ -9,15 +9,11 @@ on a database of its own that no background relay watches.
 """
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters import mongo
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.outbox import NEVER, Outbox, OutboxLedger
 from zumik_api.adapters.tickets import TicketRepository
@@ -31,7 +27,6 @@ from zumik_contracts import ids
 
 from tests.conftest import ApiProject
 from tests.integration.events.conftest import OpsQueue
-from tests.services import Services, with_database
 
 WAIT_SECONDS = 10.0
 # How far back a simulated crash dates its write: older than a drain's zero grace, newer than the
@@ -251,18 +246,6 @@ async def test_a_sweep_publishes_a_crashed_write_once_and_another_replica_not_ag
 
 
 # --------------------------------------------------------------------------- the watermark
-
-
-@pytest.fixture
-async def own_db(services: Services) -> AsyncIterator[AsyncDatabase[Document]]:
-    """A database no background relay sweeps, so the watermark moves only when a test says."""
-    url = with_database(services.mongodb_url, f"zumik_test_relay_{secrets.token_hex(4)}")
-    client = mongo.connect(url)
-    database = mongo.database(client)
-    await mongo.ensure_indexes(database)
-    yield database
-    await client.drop_database(database.name)
-    await client.close()
 
 
 async def _stored_ticket(
