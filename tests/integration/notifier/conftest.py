@@ -23,7 +23,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from zumik_contracts.events import SUPPORT_EXCHANGE
 from zumik_notifier.app import Notifier, build_notifier
 from zumik_notifier.settings import Settings as NotifierSettings
-from zumik_notifier.topology import NOTIFIED_EVENT_TYPES, Topology
+from zumik_notifier.topology import EVENTS_BINDING, Topology
 
 from tests.amqp import take_until
 from tests.conftest import ApiProject
@@ -105,9 +105,8 @@ class NotifierEnv:
             # 3.10 crashes the channel of a publisher (here: the API's relay) that routes to a
             # quorum queue while it is being deleted.
             events = await channel.get_queue(self.topology.events_queue.name, ensure=False)
-            for event_type in NOTIFIED_EVENT_TYPES:
-                with contextlib.suppress(Exception):
-                    await events.unbind(SUPPORT_EXCHANGE, event_type)
+            with contextlib.suppress(Exception):
+                await events.unbind(SUPPORT_EXCHANGE, EVENTS_BINDING)
             await asyncio.sleep(0.3)
         async with amqp_channel(self.settings.amqp_url) as channel:
             for queue in self.topology.queues:

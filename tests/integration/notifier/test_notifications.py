@@ -3,10 +3,12 @@ with retries through the broker when Resend fails. Real RabbitMQ, real store, re
 
 import asyncio
 import json
+import logging
 import time
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.staff import StaffRepository
@@ -244,3 +246,44 @@ async def test_email_given_up_after_max_attempts_goes_to_dead_letter_queue(
     assert dead.headers["x-zumik-attempts"] == attempts
     assert dead.headers["x-zumik-last-status"] == "HTTP 503"
     assert len(delivered(notifier.webhook.requests, ticket_id)) == 1
+
+
+class LogLine(logging.Handler):
+    """Sets `seen` once a record containing `text` is logged."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.text = text
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+async def test_every_event_type_reaches_the_notifier_which_drops_what_nobody_hears_about(
+    api: httpx.AsyncClient,
+    project: ApiProject,
+    notifier: NotifierEnv,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Bound with `#`: an event type the team is not notified of still routes (so the relay
+    never holds a ticket back for want of a queue), and is taken without a notification."""
+    caplog.set_level(logging.DEBUG, logger="zumik_notifier")
+    ticket_id = (await open_ticket(api, project))["id"]
+    await notifier.webhook.wait_for(lambda rs: len(delivered(rs, ticket_id)) >= 1)
+
+    response = await api.patch(
+        f"/v2/support/tickets/{ticket_id}", json={"status": "pending"}, headers=project.headers
+    )
+    assert response.status_code == 200, response.text
+
+    dropped = LogLine(f"ticket.status_changed ticket={ticket_id}: nothing to notify")
+    logging.getLogger("zumik_notifier").addHandler(dropped)
+    try:
+        async with asyncio.timeout(15):
+            await dropped.seen.wait()
+    finally:
+        logging.getLogger("zumik_notifier").removeHandler(dropped)
+    await asyncio.sleep(QUIET_PERIOD)
+    assert len(for_ticket(notifier.webhook.requests, ticket_id)) == 1  # ticket.created only

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from zumik_api.adapters.events import UnroutableEvent
 from zumik_api.adapters.mongo import Document
 from zumik_api.adapters.outbox import Outbox, OutboxLedger
 from zumik_api.clock import Clock
@@ -173,7 +174,9 @@ class OutboxRelay:
         except Exception as error:
             # Retried at the next sweep, so that a down broker is not hammered.
             self._retry[ticket_id] = outbox  # the latest outbox holds every older pending event
-            log.warning("relay of ticket %s paused: %s", ticket_id, type(error).__name__)
+            # The type only for other errors: their text may quote the event.
+            why = str(error) if isinstance(error, UnroutableEvent) else type(error).__name__
+            log.warning("relay of ticket %s paused: %s", ticket_id, why)
         return confirmed
 
     def _acknowledge(self, confirmed: Outbox) -> None:

@@ -150,9 +150,10 @@ class Notifier:
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.topology.events_queue.name}:events",
             description=(
-                "Ticket events the team hears about: ticket.created, ticket.message_added "
-                "(customer messages) and ticket.sla_breached. Each becomes one job per channel; "
-                "a malformed message is dead-lettered at once."
+                "Every ticket event (bound with `#`, so none is unroutable once the notifier "
+                "runs). The team hears about ticket.created, ticket.message_added (customer "
+                "messages) and ticket.sla_breached: each becomes one job per channel; other "
+                "events are acknowledged and dropped. A malformed message is dead-lettered at once."
             ),
         )
         async def on_event(message: ConsumedMessage) -> None:

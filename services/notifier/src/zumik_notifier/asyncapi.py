@@ -13,7 +13,7 @@ from typing import Any
 
 from zumik_notifier.app import build_notifier
 from zumik_notifier.settings import Settings
-from zumik_notifier.topology import ALL_CHANNELS, NOTIFIED_EVENT_TYPES
+from zumik_notifier.topology import ALL_CHANNELS
 
 _EVENT_SCHEMA_REF = {"$ref": "#/components/schemas/TicketEvent"}
 
@@ -22,7 +22,6 @@ def generate() -> dict[str, Any]:
     notifier = build_notifier(Settings.model_construct(), channels=ALL_CHANNELS)
     spec: dict[str, Any] = notifier.app.schema.to_specification().to_jsonable()
     _describe_raw_payloads(spec)
-    _list_event_bindings(spec, f"{notifier.topology.events_queue.name}:events")
     return spec
 
 
@@ -44,11 +43,6 @@ def _describe_raw_payloads(spec: dict[str, Any]) -> None:
     for name in list(components["schemas"]):
         if f'"#/components/schemas/{name}"' not in text:
             del components["schemas"][name]
-
-
-def _list_event_bindings(spec: dict[str, Any], operation: str) -> None:
-    """FastStream's subscriber binds one routing key; the notifier adds the others itself."""
-    spec["operations"][operation]["bindings"]["amqp"]["cc"] = list(NOTIFIED_EVENT_TYPES)
 
 
 def render() -> str:

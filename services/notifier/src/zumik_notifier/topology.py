@@ -29,6 +29,12 @@ NOTIFIED_EVENT_TYPES: tuple[str, ...] = (
     "ticket.sla_breached",
 )
 
+# The events queue takes every event type and the router drops the ones nobody is notified of.
+# Then, once the notifier has started, no event is ever unroutable on `zumik.support`: the API's
+# relay retries an unroutable event, holding back the ticket's later ones to keep their order,
+# so a type no queue was bound for would stall that ticket's notifications indefinitely.
+EVENTS_BINDING = "#"
+
 # Not `x-` prefixed: a headers exchange ignores `x-` headers unless bound with `all-with-x`.
 DELAY_HEADER = "zumik-delay"
 
@@ -90,11 +96,10 @@ class Topology:
             **_at_least_once(),
         }
         return cls(
-            # The subscriber binds the first key; `declare` binds the others.
             events_queue=RabbitQueue(
                 prefix,
                 queue_type=QueueType.QUORUM,
-                routing_key=NOTIFIED_EVENT_TYPES[0],
+                routing_key=EVENTS_BINDING,
                 arguments=consumed.copy(),
             ),
             work_exchange=work,
@@ -166,8 +171,7 @@ async def declare(broker: RabbitBroker, topology: Topology) -> None:
     await dead.bind(dlx, routing_key="")
 
     events = await broker.declare_queue(topology.events_queue)
-    for event_type in NOTIFIED_EVENT_TYPES:
-        await events.bind(support, routing_key=event_type)
+    await events.bind(support, routing_key=EVENTS_BINDING)
 
     for channel, queue in topology.work_queues.items():
         declared = await broker.declare_queue(queue)

@@ -26,6 +26,13 @@ log = logging.getLogger("zumik_api.events")
 PUBLISH_TIMEOUT_SECONDS = 5.0
 
 
+class UnroutableEvent(Exception):
+    """RabbitMQ returned the event (`mandatory`): no queue is bound for its type yet."""
+
+    def __init__(self, event_type: str) -> None:
+        super().__init__(f"no queue is bound for {event_type}")
+
+
 def make_broker(amqp_url: str) -> RabbitBroker:
     return RabbitBroker(
         amqp_url,
@@ -85,7 +92,12 @@ class EventPublisher:
             headers={SCHEMA_VERSION_HEADER: event.get("schema_version", SCHEMA_VERSION)},
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
-        # Bounded, from the channel lock to the confirm: a silent network would otherwise hang it.
-        await self._exchange.publish(
-            message, routing_key=event["type"], mandatory=True, timeout=PUBLISH_TIMEOUT_SECONDS
-        )
+        try:
+            # Bounded, from the channel lock to the confirm: a silent network would otherwise
+            # hang it.
+            await self._exchange.publish(
+                message, routing_key=event["type"], mandatory=True, timeout=PUBLISH_TIMEOUT_SECONDS
+            )
+        except aio_pika.exceptions.PublishError:
+            # Not chained: the returned message's repr would carry the body into tracebacks.
+            raise UnroutableEvent(event["type"]) from None
