@@ -1,12 +1,12 @@
 """Wiring: the adapters and use cases one API process shares, built once at start-up."""
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from zumik_store.lifecycle import cancel_and_wait
 
 from zumik_api.adapters import mongo
 from zumik_api.adapters.events import EventPublisher, make_broker
@@ -55,11 +55,7 @@ class Container:
         self.tasks.append(asyncio.create_task(self._purge_idempotency_keys()))
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self.tasks)
         self.tasks.clear()
         await self.publisher.close()
         await self.client.close()

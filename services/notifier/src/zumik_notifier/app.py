@@ -10,7 +10,6 @@ declared before any consumer starts.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_contracts.topology import support_exchange
+from zumik_store.lifecycle import cancel_and_wait
 
 from zumik_notifier import store, topology
 from zumik_notifier.channels import NotificationChannel
@@ -265,11 +265,7 @@ class Notifier:
         resources, self._resources = self._resources, None
         if resources is None:
             return
-        for task in resources.tasks:
-            task.cancel()
-        for task in resources.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(resources.tasks)
         await resources.http.aclose()
         await resources.mongo.close()
 

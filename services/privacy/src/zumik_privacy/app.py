@@ -10,7 +10,6 @@ the consumer starts.
 """
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,6 +23,7 @@ from zumik_api.adapters import mongo
 from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
 from zumik_api.clock import Clock, utc_now
+from zumik_store.lifecycle import cancel_and_wait
 
 from zumik_privacy import store, topology
 from zumik_privacy.claims import ClaimStore
@@ -163,11 +163,7 @@ class PrivacyService:
         resources, self._resources = self._resources, None
         if resources is None:
             return
-        for task in resources.tasks:
-            task.cancel()
-        for task in resources.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(resources.tasks)
         await resources.mongo.close()
 
     async def start(self) -> None:

@@ -1,0 +1,45 @@
+"""Stopping background tasks whose work is PyMongo calls.
+
+A cancellation can be lost inside a PyMongo call: the call returns as if nothing happened and
+the task goes on to its next step. Seen when a process stops right after starting (the API's
+port already taken): its SLA scheduler was in its first query, kept running, and the shutdown
+that awaited it after one `cancel()` hung for good. So each task is cancelled again until it
+ends, within a bound.
+"""
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+log = logging.getLogger("zumik_store")
+
+CANCEL_ROUNDS = 5
+ROUND_SECONDS = 1.0
+
+
+async def cancel_and_wait(
+    tasks: Iterable[asyncio.Task[None]],
+    *,
+    rounds: int = CANCEL_ROUNDS,
+    round_seconds: float = ROUND_SECONDS,
+) -> set[asyncio.Task[None]]:
+    """Cancel `tasks` and wait for them to end, cancelling again every `round_seconds`; the
+    ones still running after `rounds` rounds (logged, and left to the event loop's end)."""
+    tasks = list(tasks)
+    pending = {task for task in tasks if not task.done()}
+    for _ in range(rounds):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=round_seconds)
+    for task in tasks:
+        if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+            log.error("background task %s had failed: %s", task.get_name(), type(error).__name__)
+    if pending:
+        log.warning("%d background tasks did not stop: %s", len(pending), _names(pending))
+    return pending
+
+
+def _names(tasks: set[asyncio.Task[None]]) -> str:
+    return ", ".join(sorted(task.get_name() for task in tasks))

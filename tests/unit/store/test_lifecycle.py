@@ -1,0 +1,69 @@
+"""Stopping background tasks: a lost cancellation does not hang the shutdown."""
+
+import asyncio
+import contextlib
+import logging
+
+import pytest
+from zumik_store.lifecycle import cancel_and_wait
+
+
+async def _swallows_first_cancel(log: list[str]) -> None:
+    """As a PyMongo call that loses the cancellation, then the loop's next step."""
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        log.append("lost a cancellation")
+    await asyncio.sleep(60)
+
+
+async def test_a_task_that_lost_its_cancellation_is_cancelled_again() -> None:
+    log: list[str] = []
+    task = asyncio.create_task(_swallows_first_cancel(log))
+    await asyncio.sleep(0)
+
+    still_running = await cancel_and_wait([task], round_seconds=0.05)
+
+    assert still_running == set()
+    assert task.cancelled()
+    assert log == ["lost a cancellation"]
+
+
+async def test_a_task_that_never_stops_is_reported_not_awaited_forever(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    released = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not released.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(60)
+
+    task = asyncio.create_task(stubborn(), name="stubborn")
+    await asyncio.sleep(0)
+
+    async with asyncio.timeout(2):
+        still_running = await cancel_and_wait([task], rounds=3, round_seconds=0.05)
+
+    assert still_running == {task}
+    assert "1 background tasks did not stop: stubborn" in caplog.text
+    released.set()
+    task.cancel()
+    await asyncio.wait([task])
+
+
+async def test_a_task_that_had_failed_is_logged_and_the_others_still_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    failed = asyncio.create_task(fails(), name="purge")
+    waiting = asyncio.create_task(asyncio.sleep(60))
+    await asyncio.sleep(0.01)
+
+    with caplog.at_level(logging.ERROR, logger="zumik_store"):
+        assert await cancel_and_wait([failed, waiting]) == set()
+
+    assert waiting.cancelled()
+    assert "background task purge had failed: RuntimeError" in caplog.text
