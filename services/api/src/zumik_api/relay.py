@@ -172,7 +172,8 @@ class OutboxRelay:
                 confirmed.append(event)
                 self.published_count += 1
         except Exception as error:
-            # Retried at the next sweep, so that a down broker is not hammered.
+            # Retried from memory every `retry_every` (at once on reconnect): a down broker is
+            # not hammered.
             self._retry[ticket_id] = outbox  # the latest outbox holds every older pending event
             # The type only for other errors: their text may quote the event.
             why = str(error) if isinstance(error, UnroutableEvent) else type(error).__name__
