@@ -291,9 +291,9 @@ async def test_the_watermark_stops_below_unpublished_tickets_and_then_vouches_fo
     down = RefusingPublisher()
     relay = OutboxRelay(own_db, down, ledger, lambda: now)
     async with asyncio.timeout(WAIT_SECONDS):
-        await relay._sweep(grace, raise_watermark=True)
+        assert await relay._sweep(grace, raise_watermark=True) == 1  # tickets it found
         await relay.drain()
-        await relay._sweep(grace, raise_watermark=True)
+        assert await relay._sweep(grace, raise_watermark=True) == 1
     assert _event_ids(down.attempted) == _event_ids(pending_outbox)
     watermark = await _stored_watermark(own_db)
     assert acked_at <= watermark < pending_at
@@ -311,7 +311,7 @@ async def test_the_watermark_stops_below_unpublished_tickets_and_then_vouches_fo
     replica_ledger = OutboxLedger(own_db)
     replica = OutboxRelay(own_db, RecordingPublisher(), replica_ledger, lambda: now)
     async with asyncio.timeout(WAIT_SECONDS):
-        await replica._sweep(grace, raise_watermark=True)
+        assert await replica._sweep(grace, raise_watermark=True) == 0
     watermark = await _stored_watermark(own_db)
     assert watermark >= pending_at
     assert replica_ledger.published_through == watermark

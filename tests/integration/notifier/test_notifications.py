@@ -273,14 +273,14 @@ async def test_every_event_type_reaches_the_notifier_which_drops_what_nobody_hea
     ticket_id = (await open_ticket(api, project))["id"]
     await notifier.webhook.wait_for(lambda rs: len(delivered(rs, ticket_id)) >= 1)
 
-    response = await api.patch(
-        f"/v2/support/tickets/{ticket_id}", json={"status": "pending"}, headers=project.headers
-    )
-    assert response.status_code == 200, response.text
-
+    # Listening before the change: the relay may publish before the PATCH returns.
     dropped = LogLine(f"ticket.status_changed ticket={ticket_id}: nothing to notify")
     logging.getLogger("zumik_notifier").addHandler(dropped)
     try:
+        response = await api.patch(
+            f"/v2/support/tickets/{ticket_id}", json={"status": "pending"}, headers=project.headers
+        )
+        assert response.status_code == 200, response.text
         async with asyncio.timeout(15):
             await dropped.seen.wait()
     finally:

@@ -12,10 +12,12 @@ class Store:
     def __init__(self, value: str | None) -> None:
         self.value = value
         self.reads = 0
+        self.reading = asyncio.Event()  # a read has reached the store
         self.release = asyncio.Event()
 
     async def read(self) -> str | None:
         self.reads += 1
+        self.reading.set()
         await self.release.wait()
         return self.value
 
@@ -83,6 +85,7 @@ async def test_a_read_under_way_when_the_key_is_forgotten_is_not_kept() -> None:
     goes to its own waiters but is not cached, so the next request reads the new plan."""
     cache, stale = AuthCache(60.0), Store("old plan")
     [waiter] = await _waiting(cache, stale, 1)
+    await stale.reading.wait()
     cache.forget("k")
     stale.release.set()
     assert await waiter == "old plan"
@@ -91,6 +94,22 @@ async def test_a_read_under_way_when_the_key_is_forgotten_is_not_kept() -> None:
     fresh.release.set()
     assert await cache.get_or_load("k", fresh.read) == "new plan"
     assert fresh.reads == 1
+
+
+async def test_an_older_read_ending_after_a_newer_one_began_does_not_overwrite_it() -> None:
+    cache, stale, fresh = AuthCache(60.0), Store("old plan"), Store("new plan")
+    [old_waiter] = await _waiting(cache, stale, 1)
+    await stale.reading.wait()
+    cache.forget("k")
+    new_waiter = asyncio.create_task(cache.get_or_load("k", fresh.read))
+    await fresh.reading.wait()
+
+    fresh.release.set()
+    assert await new_waiter == "new plan"
+    stale.release.set()
+    assert await old_waiter == "old plan"
+
+    assert await cache.get_or_load("k", Store("unused").read) == "new plan"  # kept, not read
 
 
 async def test_with_no_ttl_nothing_is_kept() -> None:

@@ -4,7 +4,8 @@ A cancellation can be lost inside a PyMongo call: the call returns as if nothing
 the task goes on to its next step. Seen when a process stops right after starting (the API's
 port already taken): its SLA scheduler was in its first query, kept running, and the shutdown
 that awaited it after one `cancel()` hung for good. So each task is cancelled again until it
-ends, within a bound.
+ends, within a bound. The price: clean-up in a task's `finally` that takes longer than a round
+(a second) is cut short by the next cancellation.
 """
 
 import asyncio
@@ -24,7 +25,8 @@ async def cancel_and_wait(
     round_seconds: float = ROUND_SECONDS,
 ) -> set[asyncio.Task[None]]:
     """Cancel `tasks` and wait for them to end, cancelling again every `round_seconds`; the
-    ones still running after `rounds` rounds (logged, and left to the event loop's end)."""
+    ones still running after `rounds` rounds, logged. What then becomes of them is the event
+    loop's: `asyncio.run` cancels what is left once more when it ends."""
     tasks = list(tasks)
     pending = {task for task in tasks if not task.done()}
     for _ in range(rounds):

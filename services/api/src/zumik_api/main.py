@@ -15,6 +15,7 @@ def main() -> None:
     app = create_app(settings)
     # Start-up's objects (modules, schemas, routes) live as long as the process: keeping them out
     # of the collector's scans cuts each full collection from about 50 ms to a few (measured).
+    gc.collect()  # nothing unreachable gets pinned
     gc.freeze()
     uvicorn.run(app, host=settings.api_host, port=settings.api_port)
 

@@ -22,11 +22,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from zumik_store.lifecycle import cancel_and_wait
 
 from zumik_api.adapters.events import UnroutableEvent
 from zumik_api.adapters.mongo import Document
@@ -45,6 +47,13 @@ ACK_LINGER_SECONDS = 0.02
 SWEEP_DUTY = 0.05
 # Stored dates have millisecond precision: "just below" a ticket's `outbox_at`.
 TICK = timedelta(milliseconds=1)
+
+
+@dataclass
+class SweptPage:
+    page: list[Document]
+    first_unpublished: datetime | None = None  # the `outbox_at` of the first ticket with any
+    found: int = 0  # tickets with unpublished events
 
 
 class Publisher(Protocol):
@@ -108,18 +117,18 @@ class OutboxRelay:
                         await self._wake.wait()
                 self._wake.clear()
                 if time.monotonic() >= next_sweep:
-                    started, waiting = time.monotonic(), len(self._ready)
-                    await self._sweep(self._sweep_grace, raise_watermark=True)
+                    started = time.monotonic()
+                    found = await self._sweep(self._sweep_grace, raise_watermark=True)
                     # A slow store (FerretDB scans) must not be kept busy by the safety net.
                     spent = time.monotonic() - started
-                    _log_sweep(len(self._ready) - waiting, spent)
+                    _log_sweep(found, spent)
                     next_sweep = time.monotonic() + max(self._sweep_every, spent / SWEEP_DUTY)
                 self._requeue_retries()  # after a sweep: what it read is at least as recent
                 self._dispatch()
         finally:
             writer = [self._ack_writer] if self._ack_writer is not None else []
-            for task in [*background, *self._workers, *writer]:
-                task.cancel()  # unconfirmed events stay in the outbox for the next process
+            # Unconfirmed events stay in the outbox for the next process.
+            await cancel_and_wait([*background, *self._workers, *writer])
 
     async def drain(self) -> None:
         """Publish everything pending now, however recent (used at shutdown and by tests)."""
@@ -202,25 +211,27 @@ class OutboxRelay:
         finally:
             self._ack_writer = None
 
-    async def _sweep(self, grace: timedelta, *, raise_watermark: bool) -> None:
+    async def _sweep(self, grace: timedelta, *, raise_watermark: bool) -> int:
         """Queue what the tickets changed before `now - grace` still have to publish: one page
-        above the watermark, then raise it; or (for `drain`) all of it, leaving it alone."""
+        above the watermark, then raise it; or (for `drain`) all of it, leaving it alone. The
+        number of tickets found with unpublished events."""
         cutoff = self._clock() - grace
         try:
             floor = await self._ledger.load_watermark()
             if not raise_watermark:
-                await self._sweep_page(floor, cutoff, limit=0)
-                return
-            page, first_unpublished = await self._sweep_page(floor, cutoff, limit=SWEEP_PAGE)
-            await self._ledger.raise_watermark(_watermark(page, first_unpublished, cutoff))
+                return (await self._sweep_page(floor, cutoff, limit=0)).found
+            swept = await self._sweep_page(floor, cutoff, limit=SWEEP_PAGE)
+            await self._ledger.raise_watermark(
+                _watermark(swept.page, swept.first_unpublished, cutoff)
+            )
+            return swept.found
         except Exception:
             log.warning("outbox sweep could not read MongoDB; will retry")
+            return 0
 
-    async def _sweep_page(
-        self, floor: datetime, cutoff: datetime, *, limit: int
-    ) -> tuple[list[Document], datetime | None]:
+    async def _sweep_page(self, floor: datetime, cutoff: datetime, *, limit: int) -> SweptPage:
         """The oldest tickets changed in (floor, cutoff] (`limit` 0: all), queueing their
-        unpublished events; the page and the `outbox_at` of the first ticket that had any."""
+        unpublished events."""
         page = (
             await self._tickets.find(
                 {"outbox_at": {"$gt": floor, "$lte": cutoff}}, {"outbox": 1, "outbox_at": 1}
@@ -232,12 +243,13 @@ class OutboxRelay:
         pending = await self._ledger.unpublished_of(
             {str(doc["_id"]): doc.get("outbox", []) for doc in page}
         )
-        first_unpublished: datetime | None = None
+        swept = SweptPage(page)
         for doc in page:
             if unpublished := pending[str(doc["_id"])]:
                 self._ready.setdefault(str(doc["_id"]), unpublished)
-                first_unpublished = first_unpublished or doc["outbox_at"]
-        return page, first_unpublished
+                swept.first_unpublished = swept.first_unpublished or doc["outbox_at"]
+                swept.found += 1
+        return swept
 
     async def _purge_acks(self) -> None:
         while True:

@@ -33,6 +33,7 @@ def main() -> None:
         log.warning("no channel configured (RESEND_API_KEY, OPS_WEBHOOK_URL): events are only read")
     log.info("starting; channels: %s", ", ".join(channels) or "none")
     notifier = build_notifier(settings, channels, wait_for_broker=True)
+    gc.collect()  # nothing unreachable gets pinned
     gc.freeze()  # start-up's objects stay out of every collection (as in zumik_api.main)
     uvloop.run(notifier.app.run())
 

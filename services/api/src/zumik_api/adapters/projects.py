@@ -70,6 +70,8 @@ class AuthCache:
         loading = self._loading.get(key)
         if loading is None:
             loading = asyncio.ensure_future(self._load(key, load))
+            # Its waiters may all be gone (cancelled) when a failed read ends.
+            loading.add_done_callback(_retrieve_outcome)
             self._loading[key] = loading
         # Shielded: one waiter's cancellation must not cancel the read the others wait for.
         return cast(T | None, await asyncio.shield(loading))
@@ -97,6 +99,11 @@ class AuthCache:
         """Drop `key`, and keep a read already under way from caching what it finds."""
         self._entries.pop(key, None)
         self._loading.pop(key, None)
+
+
+def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # marks a failure as seen; the waiters, if any, get it too
 
 
 class ProjectRepository:
