@@ -1,8 +1,8 @@
 """Fixtures for the event tests: an ops queue bound to `zumik.support`, read with aio-pika."""
 
-import asyncio
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,19 +22,22 @@ class OpsQueue:
         self.queue = queue
 
     async def next(self, wait_seconds: float = 10.0) -> AbstractIncomingMessage:
-        async with asyncio.timeout(wait_seconds):
-            return await take_until(self.queue)
+        return await take_until(self.queue, within=wait_seconds)
 
     async def messages_for(
         self, ticket_id: str, count: int, wait_seconds: float = 15.0
     ) -> list[AbstractIncomingMessage]:
         """The next `count` messages about `ticket_id`, skipping other tickets' events."""
         found: list[AbstractIncomingMessage] = []
-        async with asyncio.timeout(wait_seconds):
-            while len(found) < count:
-                message = await self.next(wait_seconds)
-                if json.loads(message.body)["data"]["ticket_id"] == ticket_id:
-                    found.append(message)
+        deadline = time.monotonic() + wait_seconds
+        while len(found) < count:
+            found.append(
+                await take_until(
+                    self.queue,
+                    lambda m: json.loads(m.body)["data"]["ticket_id"] == ticket_id,
+                    within=max(0.0, deadline - time.monotonic()),
+                )
+            )
         return found
 
     async def events_for(

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -83,10 +84,12 @@ class NotifierEnv:
     ) -> list[AbstractIncomingMessage]:
         """Take messages off the dead-letter queue until `count` of them contain `containing`."""
         found: list[AbstractIncomingMessage] = []
-        async with amqp_channel(self.settings.amqp_url) as channel, asyncio.timeout(within):
+        deadline = time.monotonic() + within
+        async with amqp_channel(self.settings.amqp_url) as channel:
             queue = await channel.get_queue(self.topology.dead_letter_queue.name)
             while len(found) < count:
-                found.append(await take_until(queue, lambda m: containing in m.body))
+                left = max(0.0, deadline - time.monotonic())
+                found.append(await take_until(queue, lambda m: containing in m.body, within=left))
         return found
 
     async def publish_raw(self, body: bytes, **properties: Any) -> None:
@@ -164,10 +167,11 @@ class OpsQueue:
         self.queue = queue
 
     async def event_for(self, ticket_id: str, within: float = 15.0) -> AbstractIncomingMessage:
-        async with asyncio.timeout(within):
-            return await take_until(
-                self.queue, lambda m: json.loads(m.body)["data"]["ticket_id"] == ticket_id
-            )
+        return await take_until(
+            self.queue,
+            lambda m: json.loads(m.body)["data"]["ticket_id"] == ticket_id,
+            within=within,
+        )
 
 
 @pytest.fixture

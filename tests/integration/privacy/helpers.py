@@ -1,7 +1,6 @@
 """Helpers for the privacy tests: sending commands, seeding a project's personal data, scanning
 the whole database for it, reading results and dead letters, and running the CLI."""
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -102,10 +101,9 @@ class ResultTap:
         self, request_id: str | None, within: float = 10.0
     ) -> tuple[str, dict[str, Any]]:
         """(routing key, body) of the first result for `request_id` (None: an unreadable one)."""
-        async with asyncio.timeout(within):
-            message = await take_until(
-                self.queue, lambda m: json.loads(m.body)["request_id"] == request_id
-            )
+        message = await take_until(
+            self.queue, lambda m: json.loads(m.body)["request_id"] == request_id, within=within
+        )
         body: dict[str, Any] = json.loads(message.body)
         return str(message.routing_key), body
 
@@ -117,8 +115,7 @@ class DeadLetters:
         self.queue = queue
 
     async def find(self, message_id: str, within: float = 10.0) -> AbstractIncomingMessage:
-        async with asyncio.timeout(within):
-            return await take_until(self.queue, lambda m: m.message_id == message_id)
+        return await take_until(self.queue, lambda m: m.message_id == message_id, within=within)
 
 
 @dataclass
