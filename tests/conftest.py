@@ -1,5 +1,6 @@
 """Shared fixtures: real services, a fresh database per test session, the app, and projects."""
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -38,14 +39,21 @@ def settings(mongodb_url: str, services: service_resolution.Services) -> Setting
     return Settings(mongodb_url=mongodb_url, amqp_url=services.amqp_url, auth_cache_seconds=0.05)
 
 
-@pytest.fixture(scope="session")
-async def db(mongodb_url: str) -> AsyncIterator[AsyncDatabase[Document]]:
-    client: AsyncMongoClient[Document] = mongo.connect(mongodb_url)
+@contextlib.asynccontextmanager
+async def _throwaway_database(url: str) -> AsyncIterator[AsyncDatabase[Document]]:
+    """The database `url` names, indexed as the API indexes it; dropped afterwards."""
+    client: AsyncMongoClient[Document] = mongo.connect(url)
     database = mongo.database(client)
     await mongo.ensure_indexes(database)
     yield database
     await client.drop_database(database.name)
     await client.close()
+
+
+@pytest.fixture(scope="session")
+async def db(mongodb_url: str) -> AsyncIterator[AsyncDatabase[Document]]:
+    async with _throwaway_database(mongodb_url) as database:
+        yield database
 
 
 @pytest.fixture
@@ -55,12 +63,8 @@ async def own_db(services: service_resolution.Services) -> AsyncIterator[AsyncDa
     url = service_resolution.with_database(
         services.mongodb_url, f"zumik_test_own_{secrets.token_hex(4)}"
     )
-    client: AsyncMongoClient[Document] = mongo.connect(url)
-    database = mongo.database(client)
-    await mongo.ensure_indexes(database)
-    yield database
-    await client.drop_database(database.name)
-    await client.close()
+    async with _throwaway_database(url) as database:
+        yield database
 
 
 @pytest.fixture(scope="session")
