@@ -55,6 +55,15 @@ class SweptPage:
     first_unpublished: datetime | None = None  # the `outbox_at` of the first ticket with any
     found: int = 0  # tickets with unpublished events
 
+    def watermark(self, cutoff: datetime) -> datetime:
+        """How far this page of the sweep vouches that every outbox is published."""
+        if self.first_unpublished is not None:
+            return self.first_unpublished - TICK
+        if len(self.page) < SWEEP_PAGE:
+            return cutoff
+        last: datetime = self.page[-1]["outbox_at"] - TICK  # its equals may be on the next page
+        return last
+
 
 class Publisher(Protocol):
     async def connect(self) -> None: ...
@@ -221,9 +230,7 @@ class OutboxRelay:
             if not raise_watermark:
                 return (await self._sweep_page(floor, cutoff, limit=0)).found
             swept = await self._sweep_page(floor, cutoff, limit=SWEEP_PAGE)
-            await self._ledger.raise_watermark(
-                _watermark(swept.page, swept.first_unpublished, cutoff)
-            )
+            await self._ledger.raise_watermark(swept.watermark(cutoff))
             return swept.found
         except Exception:
             log.warning("outbox sweep could not read MongoDB; will retry")
@@ -286,16 +293,3 @@ def _log_sweep(found: int, seconds: float) -> None:
     """Quiet when the safety net found nothing and was quick, as it should be."""
     level = logging.INFO if found or seconds > 1.0 else logging.DEBUG
     log.log(level, "outbox sweep: %d tickets had unpublished events (%.3f s)", found, seconds)
-
-
-def _watermark(
-    page: list[Document], first_unpublished: datetime | None, cutoff: datetime
-) -> datetime:
-    """How far this page of the sweep vouches that every outbox is published."""
-    if first_unpublished is not None:
-        limit: datetime = first_unpublished - TICK
-        return limit
-    if len(page) < SWEEP_PAGE:
-        return cutoff
-    last: datetime = page[-1]["outbox_at"] - TICK  # its equals may be on the next page
-    return last
