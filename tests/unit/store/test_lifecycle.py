@@ -5,7 +5,7 @@ import contextlib
 import logging
 
 import pytest
-from zumik_store.lifecycle import cancel_and_wait
+from zumik_store.lifecycle import cancel_and_wait, every
 
 
 async def _swallows_first_cancel(log: list[str]) -> None:
@@ -67,3 +67,26 @@ async def test_a_task_that_had_failed_is_logged_and_the_others_still_stop(
 
     assert waiting.cancelled()
     assert "background task purge had failed: RuntimeError" in caplog.text
+
+
+async def test_a_periodic_action_that_fails_is_logged_by_type_and_runs_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs: list[int] = []
+    third_run = asyncio.Event()
+
+    async def purge() -> None:
+        runs.append(len(runs))
+        if len(runs) == 3:
+            third_run.set()
+        if len(runs) == 1:
+            raise ValueError("customer@example.com")  # its text must stay out of the log
+
+    task = asyncio.create_task(every(0.01, purge, "test purge", logging.getLogger("test")))
+    async with asyncio.timeout(2):
+        await third_run.wait()
+    await cancel_and_wait([task])
+
+    assert len(runs) >= 3
+    assert "test purge failed: ValueError; will retry" in caplog.text
+    assert "customer@example.com" not in caplog.text

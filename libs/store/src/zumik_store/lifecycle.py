@@ -1,4 +1,4 @@
-"""Stopping background tasks whose work is PyMongo calls.
+"""Background tasks whose work is PyMongo calls: running one periodically, and stopping them.
 
 A cancellation can be lost inside a PyMongo call: the call returns as if nothing happened and
 the task goes on to its next step. Seen when a process stops right after starting (the API's
@@ -10,7 +10,7 @@ ends, within a bound. The price: clean-up in a task's `finally` that takes longe
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 log = logging.getLogger("zumik_store")
 
@@ -45,3 +45,22 @@ async def cancel_and_wait(
 
 def _names(tasks: set[asyncio.Task[None]]) -> str:
     return ", ".join(sorted(task.get_name() for task in tasks))
+
+
+async def every(
+    seconds: float,
+    action: Callable[[], Awaitable[object]],
+    what: str,
+    logger: logging.Logger,
+    *,
+    start_after: float = 0.0,
+) -> None:
+    """Run `action` every `seconds` until cancelled. A failure is logged by its type only (its
+    text may quote data) and the action runs again at the next round."""
+    await asyncio.sleep(start_after)
+    while True:
+        try:
+            await action()
+        except Exception as error:
+            logger.warning("%s failed: %s; will retry", what, type(error).__name__)
+        await asyncio.sleep(seconds)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_store.lifecycle import cancel_and_wait
+from zumik_store.lifecycle import cancel_and_wait, every
 
 from zumik_api.adapters import mongo
 from zumik_api.adapters.events import EventPublisher, make_broker
@@ -52,7 +52,9 @@ class Container:
         self.tasks.append(asyncio.create_task(self.relay.run()))
         if self.settings.sla_scheduler_enabled:
             self.tasks.append(asyncio.create_task(self.scheduler.run()))
-        self.tasks.append(asyncio.create_task(self._purge_idempotency_keys()))
+        # FerretDB has no TTL indexes, so expired keys are deleted by a periodic sweep.
+        purge = every(600, self.idempotency.purge_expired, "idempotency key purge", log)
+        self.tasks.append(asyncio.create_task(purge))
 
     async def stop(self) -> None:
         await cancel_and_wait(self.tasks)
@@ -62,15 +64,6 @@ class Container:
 
     def broker_ok(self) -> bool:
         return self.relay.broker_connected
-
-    async def _purge_idempotency_keys(self) -> None:
-        # FerretDB has no TTL indexes, so expired keys are deleted by a periodic sweep.
-        while True:
-            try:
-                await self.idempotency.purge_expired()
-            except Exception:
-                log.warning("idempotency key purge failed; will retry")
-            await asyncio.sleep(600)
 
 
 def calendar_from(settings: Settings) -> BusinessCalendar:

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_store.lifecycle import cancel_and_wait
+from zumik_store.lifecycle import cancel_and_wait, every
 
 from zumik_api.adapters.events import UnroutableEvent
 from zumik_api.adapters.mongo import Document
@@ -113,7 +113,9 @@ class OutboxRelay:
         """Relay until cancelled."""
         background = [
             asyncio.create_task(self._watch_connection()),
-            asyncio.create_task(self._purge_acks()),
+            asyncio.create_task(
+                every(600, self._ledger.purge_acks, "outbox ack purge", log, start_after=600)
+            ),
         ]
         next_sweep = 0.0
         # Before any change of this process prunes an outbox by it (a first sweep may wait).
@@ -257,14 +259,6 @@ class OutboxRelay:
                 swept.first_unpublished = swept.first_unpublished or doc["outbox_at"]
                 swept.found += 1
         return swept
-
-    async def _purge_acks(self) -> None:
-        while True:
-            await asyncio.sleep(600)
-            try:
-                await self._ledger.purge_acks()
-            except Exception:
-                log.warning("outbox ack purge failed; will retry")
 
     async def _watch_connection(self) -> None:
         """Connect (retrying while RabbitMQ is down), then keep `broker_connected` current.

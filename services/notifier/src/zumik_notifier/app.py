@@ -25,7 +25,7 @@ from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_contracts.topology import support_exchange
-from zumik_store.lifecycle import cancel_and_wait
+from zumik_store.lifecycle import cancel_and_wait, every
 
 from zumik_notifier import store, topology
 from zumik_notifier.channels import NotificationChannel
@@ -231,7 +231,13 @@ class Notifier:
             # down now fails each delivery into a broker retry until it is back.
             log.warning("delivery log indexes not ensured: %s", type(error).__name__)
         retention = timedelta(days=self.settings.notifier_delivery_log_retention_days)
-        self._resources.tasks.append(asyncio.create_task(_purge_forever(deliveries, retention)))
+        purge = every(
+            PURGE_EVERY_SECONDS,
+            lambda: _purge_deliveries(deliveries, retention),
+            "delivery log purge",
+            log,
+        )
+        self._resources.tasks.append(asyncio.create_task(purge))
 
     def _sender(
         self, channel: ChannelName, http: httpx.AsyncClient, db: AsyncDatabase[Document]
@@ -286,15 +292,10 @@ class Notifier:
             await self.close()
 
 
-async def _purge_forever(deliveries: DeliveryLog, retention: timedelta) -> None:
-    while True:
-        try:
-            deleted = await deliveries.purge_older_than(utc_now() - retention)
-            if deleted:
-                log.info("purged %d old delivery log entries", deleted)
-        except Exception as error:
-            log.warning("delivery log purge failed: %s; will retry", type(error).__name__)
-        await asyncio.sleep(PURGE_EVERY_SECONDS)
+async def _purge_deliveries(deliveries: DeliveryLog, retention: timedelta) -> None:
+    deleted = await deliveries.purge_older_than(utc_now() - retention)
+    if deleted:
+        log.info("purged %d old delivery log entries", deleted)
 
 
 def build_notifier(

@@ -23,7 +23,7 @@ from zumik_api.adapters import mongo
 from zumik_api.adapters.locks import TicketLocks
 from zumik_api.adapters.mongo import Document
 from zumik_api.clock import Clock, utc_now
-from zumik_store.lifecycle import cancel_and_wait
+from zumik_store.lifecycle import cancel_and_wait, every
 
 from zumik_privacy import store, topology
 from zumik_privacy.claims import ClaimStore
@@ -156,7 +156,13 @@ class PrivacyService:
                 "PRIVACY_SUBJECT_SALT is not set: subject hashes use a development salt. "
                 "Set a secret one in production."
             )
-        self._resources.tasks.append(asyncio.create_task(self._sweep_forever()))
+        sweep = every(
+            self.settings.privacy_sweep_every_seconds,
+            self.sweep_expired_exports,
+            "export sweep",
+            log,
+        )
+        self._resources.tasks.append(asyncio.create_task(sweep))
 
     async def close(self) -> None:
         """Close the clients (FastStream's after_shutdown, once the consumer has stopped)."""
@@ -184,14 +190,6 @@ class PrivacyService:
 
     async def sweep_expired_exports(self) -> SweepResult:
         return await self._running().sweeper.sweep()
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep_expired_exports()
-            except Exception as error:
-                log.warning("export sweep failed: %s; will retry", type(error).__name__)
-            await asyncio.sleep(self.settings.privacy_sweep_every_seconds)
 
 
 def build_privacy(settings: Settings, clock: Clock = utc_now) -> PrivacyService:
