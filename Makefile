@@ -16,9 +16,10 @@ up: sync
 lint: sync
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports
 
 typecheck: sync
-	$(UV) run mypy contracts/src libs/store/src services/api/src services/notifier/src services/privacy/src cli/src tests benchmarks
+	$(UV) run mypy contracts/src libs/*/src services/api/src services/notifier/src services/privacy/src cli/src tests benchmarks
 
 test: lint typecheck
 	$(UV) run pytest

@@ -9,13 +9,12 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters import mongo
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.projects import ProjectRepository
-from zumik_api.clock import utc_now
-from zumik_api.container import Container, build_container
-from zumik_api.http.app import create_app
+from zumik_accounts.projects import Projects
+from zumik_api.bootstrap import Runtime, build_runtime, create_app
 from zumik_api.settings import Settings
+from zumik_store import mongo
+from zumik_store.mongo import Document
+from zumik_tickets.indexes import ensure_indexes
 
 from tests import services as service_resolution
 
@@ -44,7 +43,7 @@ async def _throwaway_database(url: str) -> AsyncIterator[AsyncDatabase[Document]
     """The database `url` names, indexed as the API indexes it; dropped afterwards."""
     client: AsyncMongoClient[Document] = mongo.connect(url)
     database = mongo.database(client)
-    await mongo.ensure_indexes(database)
+    await ensure_indexes(database)
     yield database
     await client.drop_database(database.name)
     await client.close()
@@ -68,15 +67,15 @@ async def own_db(services: service_resolution.Services) -> AsyncIterator[AsyncDa
 
 
 @pytest.fixture(scope="session")
-async def container(settings: Settings) -> Container:
+async def runtime(settings: Settings) -> Runtime:
     """The app's wiring; the `api` fixture runs its lifespan (start and stop)."""
-    return build_container(settings)
+    return build_runtime(settings)
 
 
 @pytest.fixture(scope="session")
-async def api(container: Container, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def api(runtime: Runtime, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the API app, its lifespan running, on the test database."""
-    app = create_app(settings, container)
+    app = create_app(settings, runtime)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
@@ -103,9 +102,9 @@ ProjectFactory = Callable[..., Awaitable[ApiProject]]
 @pytest.fixture(scope="session")
 def make_project(db: AsyncDatabase[Document]) -> ProjectFactory:
     async def make(plan: str = "enterprise", name: str = "Test project") -> ApiProject:
-        projects = ProjectRepository(db)
-        project = await projects.create(name, plan, utc_now())  # type: ignore[arg-type]
-        return ApiProject(project.id, await projects.new_api_key(project.id, utc_now()), plan)
+        projects = Projects(db)
+        project = await projects.create(name, plan)  # type: ignore[arg-type]
+        return ApiProject(project.id, await projects.new_api_key(project.id), plan)
 
     return make
 

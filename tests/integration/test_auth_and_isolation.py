@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
-from zumik_api.adapters.projects import API_KEY_PREFIX
+from zumik_accounts.projects import API_KEY_PREFIX
 
 from tests.conftest import ApiProject
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.projects import ProjectRepository
+from zumik_accounts.projects import Projects
+from zumik_store.mongo import Document
 
 from tests.cli import CliRun, run_cli
 from tests.conftest import ProjectFactory
@@ -78,7 +78,7 @@ async def test_set_plan_changes_the_plan_for_new_tickets(
         f"{TICKETS}/{before['id']}", headers={"Authorization": f"Bearer {created['api_key']}"}
     )
     assert (kept.json()["plan_tier"], kept.json()["sla"]["tier"]) == ("free", "community")
-    stored = await ProjectRepository(db).get(created["project_id"])
+    stored = await Projects(db).get(created["project_id"])
     assert stored is not None
     assert stored.plan == "base"
 
@@ -127,7 +127,7 @@ async def test_unknown_plan_is_refused_and_creates_nothing(
     assert_refused(create_run, "gold", "free", "base", "pilot", "enterprise")
     assert_refused(set_plan_run, "platinum")
     assert await db.projects.count_documents({"name": name}) == 0
-    stored = await ProjectRepository(db).get(existing.id)
+    stored = await Projects(db).get(existing.id)
     assert stored is not None
     assert stored.plan == "free"
 
@@ -140,5 +140,5 @@ async def test_unknown_project_is_refused(mongodb_url: str, db: AsyncDatabase[Do
     )
     assert_refused(set_plan_run, missing)
     assert_refused(new_key_run, missing)
-    assert await ProjectRepository(db).get(missing) is None
+    assert await Projects(db).get(missing) is None
     assert await db.api_keys.count_documents({"project_id": missing}) == 0

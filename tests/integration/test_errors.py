@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.http.app import create_app
+from zumik_api.bootstrap import create_app
 from zumik_api.settings import Settings
 from zumik_contracts.ids import TICKET, new_id
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
 

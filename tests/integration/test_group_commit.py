@@ -8,13 +8,13 @@ import pytest
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, WriteError
-from zumik_api.adapters.mongo import Document
 from zumik_store.batching import (
     DUPLICATE_KEY,
     MAX_UPDATES_PER_COMMAND,
     InsertBatcher,
     UpdateBatcher,
 )
+from zumik_store.mongo import Document
 
 WAIT_SECONDS = 10.0
 

@@ -4,10 +4,10 @@ and only that."""
 from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.idempotency import IdempotencyStore
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.outbox import ACK_RETENTION, OutboxLedger
-from zumik_notifier.deliveries import COLLECTION, DeliveryLog
+from zumik_deliveries.log import COLLECTION, DeliveryLog
+from zumik_idempotency import IdempotencyRecords
+from zumik_store.mongo import Document
+from zumik_tickets.outbox import ACK_RETENTION, OutboxLedger
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -20,7 +20,7 @@ async def test_expired_idempotency_keys_go_and_live_ones_stay(
     own_db: AsyncDatabase[Document],
 ) -> None:
     window = timedelta(hours=24)
-    store = IdempotencyStore(own_db.idempotency_keys, window=window, clock=lambda: NOW)
+    store = IdempotencyRecords(own_db, window=window, clock=lambda: NOW)
     await own_db.idempotency_keys.insert_many(
         [
             {"_id": "expired", "created_at": NOW - window - timedelta(seconds=1)},

@@ -10,8 +10,8 @@ from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 from pymongo.results import DeleteResult
-from zumik_api.adapters.mongo import Document
 from zumik_store.deletion import delete_all
+from zumik_store.mongo import Document
 
 
 class RefusingLargeDeletes:

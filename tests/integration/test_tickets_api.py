@@ -6,9 +6,9 @@ from typing import Any
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.projects import ProjectRepository
-from zumik_api.clock import utc_now
+from zumik_accounts.projects import Projects
+from zumik_store.clock import utc_now
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject, ProjectFactory
 from tests.integration.customer_api import TICKETS, get, reply, set_status
@@ -175,7 +175,7 @@ async def test_sla_is_snapshotted_when_the_ticket_is_opened(
 ) -> None:
     project = await make_project(plan="enterprise")
     old = await create(api, project, subject="before the downgrade")
-    assert await ProjectRepository(db).set_plan(project.id, "free", utc_now())
+    assert await Projects(db).set_plan(project.id, "free")
 
     unchanged = await get(api, project, old["id"])
     assert unchanged["plan_tier"] == "enterprise"

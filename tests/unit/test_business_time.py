@@ -10,13 +10,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from zumik_api.domain.business_time import (
-    BUSINESS_DAY,
     DEFAULT_WEEKLY_HOURS,
     BusinessCalendar,
-    first_response_due_at,
-    sla_uses_clock_time,
-    warning_at,
 )
+from zumik_api.domain.sla import first_response_clock, uses_clock_time
+from zumik_contracts.tickets import Priority, SlaTier
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -80,7 +78,7 @@ def test_ticket_opened_exactly_at_closing_starts_counting_at_next_opening() -> N
 
 
 def test_duration_ending_exactly_at_closing_returns_the_closing_instant() -> None:
-    assert DEFAULT.add_business_time(utc(2026, 3, 2, 9), BUSINESS_DAY) == utc(2026, 3, 2, 17)
+    assert DEFAULT.add_business_time(utc(2026, 3, 2, 9), timedelta(hours=8)) == utc(2026, 3, 2, 17)
     assert DEFAULT.add_business_time(utc(2026, 3, 2, 13), 4 * H) == utc(2026, 3, 2, 17)
 
 
@@ -158,7 +156,7 @@ def test_holidays_covering_every_open_day_for_years_raise_instead_of_looping() -
 
 def test_large_durations_walk_many_days() -> None:
     # 1000 business days of 8 h = 200 weeks: the Friday 199 weeks after 2026-03-06.
-    assert DEFAULT.add_business_time(utc(2026, 3, 2, 9), 1000 * BUSINESS_DAY) == utc(
+    assert DEFAULT.add_business_time(utc(2026, 3, 2, 9), 1000 * timedelta(hours=8)) == utc(
         2029, 12, 28, 17
     )
 
@@ -187,7 +185,8 @@ def test_holiday_on_friday_before_weekend() -> None:
 
 def test_consecutive_holidays() -> None:
     calendar = BusinessCalendar.parse("UTC", "mon-fri 09:00-17:00", "2026-12-24,2026-12-25")
-    assert calendar.add_business_time(utc(2026, 12, 23, 16), BUSINESS_DAY) == utc(2026, 12, 28, 16)
+    day = timedelta(hours=8)
+    assert calendar.add_business_time(utc(2026, 12, 23, 16), day) == utc(2026, 12, 28, 16)
 
 
 def test_ticket_opened_on_a_holiday() -> None:
@@ -386,42 +385,48 @@ def test_constructor_validates_fields() -> None:
     assert late.business_time_between(utc(2026, 3, 2), utc(2026, 3, 3)) == 2 * H
 
 
-# --------------------------------------------------------------------------- SLA helpers
+# --------------------------------------------------------------------------- the SLA policy
 
 
-def test_first_response_due_at_per_tier() -> None:
+def due_at(
+    tier: SlaTier, priority: Priority, opened: datetime, calendar: BusinessCalendar
+) -> datetime | None:
+    clock = first_response_clock(tier, priority, opened, calendar)
+    return None if clock is None else clock.due_at
+
+
+def test_first_response_due_per_tier() -> None:
     friday = utc(2026, 3, 6, 15)
-    assert first_response_due_at("community", "urgent", friday, DEFAULT) is None
-    assert first_response_due_at("standard", "normal", friday, DEFAULT) == utc(2026, 3, 9, 15)
-    assert first_response_due_at("priority", "normal", friday, DEFAULT) == utc(2026, 3, 9, 11)
-    assert first_response_due_at("enterprise", "high", friday, DEFAULT) == utc(2026, 3, 9, 11)
+    assert due_at("community", "urgent", friday, DEFAULT) is None
+    assert due_at("standard", "normal", friday, DEFAULT) == utc(2026, 3, 9, 15)
+    assert due_at("priority", "normal", friday, DEFAULT) == utc(2026, 3, 9, 11)
+    assert due_at("enterprise", "high", friday, DEFAULT) == utc(2026, 3, 9, 11)
     saturday = utc(2026, 3, 7, 10)
-    assert first_response_due_at("enterprise", "urgent", saturday, DEFAULT) == utc(2026, 3, 7, 14)
-    assert sla_uses_clock_time("enterprise", "urgent")
-    assert not sla_uses_clock_time("enterprise", "high")
-    assert not sla_uses_clock_time("priority", "urgent")
-    with pytest.raises(ValueError, match="unknown tier"):
-        first_response_due_at("gold", "urgent", friday, DEFAULT)
+    assert due_at("enterprise", "urgent", saturday, DEFAULT) == utc(2026, 3, 7, 14)
+    assert uses_clock_time("enterprise", "urgent")
+    assert not uses_clock_time("enterprise", "high")
+    assert not uses_clock_time("priority", "urgent")
 
 
 def test_enterprise_urgent_is_real_clock_time_across_dst() -> None:
     calendar = all_week("America/New_York", "09:00-17:00")
     opened = datetime(2026, 3, 8, 0, 30, tzinfo=NEW_YORK)
-    due = first_response_due_at("enterprise", "urgent", opened, calendar)
+    due = due_at("enterprise", "urgent", opened, calendar)
     assert due == utc(2026, 3, 8, 9, 30)
     assert due is not None
     assert due.tzinfo is UTC
 
 
-def test_warning_at_clock_and_business_time() -> None:
-    opened = utc(2026, 3, 7, 10)
-    assert warning_at(opened, utc(2026, 3, 7, 14), DEFAULT, clock_time=True) == utc(
-        2026, 3, 7, 13, 12
-    )
+def test_warning_at_80_percent_of_clock_and_business_time() -> None:
+    saturday = utc(2026, 3, 7, 10)
+    urgent = first_response_clock("enterprise", "urgent", saturday, DEFAULT)
+    assert urgent is not None
+    assert (urgent.due_at, urgent.warning_at) == (utc(2026, 3, 7, 14), utc(2026, 3, 7, 13, 12))
     # Friday 16:00 -> Monday 12:00 is 4 business hours; 80 % = 3h12m -> Monday 11:12.
     friday = utc(2026, 3, 6, 16)
-    monday_noon = utc(2026, 3, 9, 12)
-    assert warning_at(friday, monday_noon, DEFAULT, clock_time=False) == utc(2026, 3, 9, 11, 12)
+    priority = first_response_clock("priority", "normal", friday, DEFAULT)
+    assert priority is not None
+    assert (priority.due_at, priority.warning_at) == (utc(2026, 3, 9, 12), utc(2026, 3, 9, 11, 12))
 
 
 # --------------------------------------------------------------------------- properties
@@ -615,18 +620,18 @@ def test_property_add_matches_quarter_hour_brute_force_in_utc(
     st.sampled_from(["low", "normal", "high", "urgent"]),
 )
 def test_property_sla_deadline_and_warning(
-    scenario: tuple[BusinessCalendar, datetime], tier: str, priority: str
+    scenario: tuple[BusinessCalendar, datetime], tier: SlaTier, priority: Priority
 ) -> None:
     calendar, opened = scenario
-    due = first_response_due_at(tier, priority, opened, calendar)
-    assert due is not None
-    clock = sla_uses_clock_time(tier, priority)
-    target = BUSINESS_DAY if tier == "standard" else timedelta(hours=4)
+    sla_clock = first_response_clock(tier, priority, opened, calendar)
+    assert sla_clock is not None
+    due, warning, clock = sla_clock.due_at, sla_clock.warning_at, sla_clock.clock_time
+    assert clock == uses_clock_time(tier, priority)
+    target = timedelta(hours=8) if tier == "standard" else timedelta(hours=4)
     if clock:
         assert due - opened == timedelta(hours=4)
     else:
         assert calendar.business_time_between(opened, due) == target
-    warning = warning_at(opened, due, calendar, clock_time=clock)
     assert opened <= warning <= due
     if clock:
         assert warning - opened == timedelta(hours=3, minutes=12)

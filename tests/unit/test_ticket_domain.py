@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.domain.errors import ThreadTooLong, TicketClosed
-from zumik_api.domain.plans import sla_for
-from zumik_api.domain.tickets import MAX_MESSAGES, Ticket, sla_breached
+from zumik_api.domain.sla import sla_for
+from zumik_api.domain.tickets import MAX_MESSAGES, Ticket
 from zumik_contracts.events import PREVIEW_LENGTH, TicketEvent, preview
-from zumik_contracts.tickets import STATUSES, TicketStatus
+from zumik_contracts.tickets import STATUSES, TicketStatus, sla_breached
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, inside 09:00-17:00
 CALENDAR = BusinessCalendar()  # mon-fri 09:00-17:00 UTC
@@ -21,8 +21,7 @@ def open_ticket(
 ) -> Ticket:
     return Ticket.open(
         project_id="prj_test",
-        plan_tier=plan,  # type: ignore[arg-type]
-        sla=sla_for(plan),
+        plan=plan,  # type: ignore[arg-type]
         subject="Streaming cuts off",
         body=body,
         priority="high",
@@ -34,10 +33,7 @@ def open_ticket(
 
 def committed(ticket: Ticket) -> Ticket:
     """The ticket as a repository leaves it after writing: no pending changes."""
-    ticket.new_messages.clear()
-    ticket.new_history.clear()
-    ticket.new_events.clear()
-    ticket.dirty = False
+    ticket.mark_saved()
     return ticket
 
 

@@ -15,14 +15,13 @@ from typing import Any
 from aiormq.exceptions import AMQPError, ChannelNotFoundEntity, PublishError
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange
 from pydantic import ValidationError
-from zumik_api.adapters import mongo
 from zumik_contracts import ids
 from zumik_contracts.privacy import PrivacyCommand, PrivacyResult, command_routing_key
-from zumik_privacy.export_files import ExportUnavailable, download_export
-from zumik_privacy.settings import Settings, get_settings
-from zumik_privacy.topology import Topology
+from zumik_privacy_records.download import ExportUnavailable, download_export
+from zumik_store import mongo
 
 from zumik_cli.errors import CliError
+from zumik_cli.settings import Settings, get_settings
 
 REQUEST_ID_PREFIX = "prq"
 DEFAULT_TIMEOUT_SECONDS = 300.0
@@ -56,7 +55,7 @@ async def send_command(
     settings: Settings, body: bytes, routing_key: str, *, request_id: str, wait_seconds: float
 ) -> PrivacyResult:
     """Publish a command and wait for its result (raw `body`, so tests can send bad ones)."""
-    topology = Topology.from_settings(settings)
+    exchange = RabbitExchange(settings.privacy_exchange, type=ExchangeType.TOPIC, declare=False)
     broker = RabbitBroker(
         settings.amqp_url,
         # on_return_raises: an unroutable command (nobody bound the queue) fails at once
@@ -73,18 +72,15 @@ async def send_command(
             raise PrivacyCliError(f"cannot reach RabbitMQ ({type(error).__name__})") from None
         try:
             # Passive: the CLI checks the exchange is there, it never creates it.
-            await broker.declare_exchange(
-                RabbitExchange(topology.exchange.name, type=ExchangeType.TOPIC, declare=False)
-            )
+            await broker.declare_exchange(exchange)
         except ChannelNotFoundEntity:
             raise PrivacyCliError(
-                f"the exchange {topology.exchange.name!r} does not exist: is the privacy "
-                "service running?"
+                f"the exchange {exchange.name!r} does not exist: is the privacy service running?"
             ) from None
         try:
             response = await broker.request(
                 body,
-                exchange=topology.exchange,
+                exchange=exchange,
                 routing_key=routing_key,
                 timeout=wait_seconds,
                 persist=True,
@@ -100,7 +96,7 @@ async def send_command(
             ) from None
         except PublishError:
             raise PrivacyCliError(
-                f"nothing receives privacy commands on {topology.exchange.name!r}: is the "
+                f"nothing receives privacy commands on {exchange.name!r}: is the "
                 "privacy service running?"
             ) from None
     finally:

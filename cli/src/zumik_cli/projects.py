@@ -6,15 +6,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters import mongo
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.projects import ProjectRepository
-from zumik_api.clock import utc_now
-from zumik_api.domain.plans import UnknownPlan, parse_plan
-from zumik_api.settings import get_settings
-from zumik_contracts.tickets import PLANS
+from zumik_accounts.projects import Projects, UnknownPlan, parse_plan
+from zumik_contracts.tickets import PLANS, Plan
+from zumik_store import mongo
+from zumik_store.mongo import Document
 
 from zumik_cli.errors import CliError
+from zumik_cli.settings import get_settings
 
 
 class ProjectError(CliError):
@@ -27,19 +25,19 @@ async def store() -> AsyncIterator[AsyncDatabase[Document]]:
     client = mongo.connect(get_settings().mongodb_url)
     try:
         db = mongo.database(client)
-        await mongo.ensure_indexes(db)
+        await Projects(db).ensure_indexes()
         yield db
     finally:
         await client.close()
 
 
 @asynccontextmanager
-async def _projects() -> AsyncIterator[ProjectRepository]:
+async def _projects() -> AsyncIterator[Projects]:
     async with store() as db:
-        yield ProjectRepository(db)
+        yield Projects(db)
 
 
-def _plan(value: str) -> str:
+def _plan(value: str) -> Plan:
     try:
         return parse_plan(value)
     except UnknownPlan as error:
@@ -47,18 +45,17 @@ def _plan(value: str) -> str:
 
 
 async def create(args: argparse.Namespace) -> dict[str, Any]:
-    plan = parse_plan(_plan(args.plan))
+    plan = _plan(args.plan)
     async with _projects() as projects:
-        now = utc_now()
-        project = await projects.create(args.name, plan, now)
-        api_key = await projects.new_api_key(project.id, now)
+        project = await projects.create(args.name, plan)
+        api_key = await projects.new_api_key(project.id)
     return {"project_id": project.id, "name": project.name, "plan": plan, "api_key": api_key}
 
 
 async def set_plan(args: argparse.Namespace) -> dict[str, Any]:
-    plan = parse_plan(_plan(args.plan))
+    plan = _plan(args.plan)
     async with _projects() as projects:
-        if not await projects.set_plan(args.project_id, plan, utc_now()):
+        if not await projects.set_plan(args.project_id, plan):
             raise ProjectError(f"No project {args.project_id!r}.")
     return {"project_id": args.project_id, "plan": plan}
 
@@ -67,7 +64,7 @@ async def new_key(args: argparse.Namespace) -> dict[str, Any]:
     async with _projects() as projects:
         if await projects.get(args.project_id) is None:
             raise ProjectError(f"No project {args.project_id!r}.")
-        api_key = await projects.new_api_key(args.project_id, utc_now())
+        api_key = await projects.new_api_key(args.project_id)
     return {"project_id": args.project_id, "api_key": api_key}
 
 

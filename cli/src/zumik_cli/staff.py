@@ -4,8 +4,7 @@ import argparse
 from typing import Any
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
-from zumik_api.adapters.staff import StaffRepository
-from zumik_api.clock import utc_now
+from zumik_accounts.staff import Staff
 
 from zumik_cli.errors import CliError
 from zumik_cli.projects import store
@@ -17,7 +16,7 @@ async def create(args: argparse.Namespace) -> dict[str, Any]:
     except ValidationError:
         raise CliError(f"{args.email!r} is not a valid email address.") from None
     async with store() as db:
-        member, token = await StaffRepository(db).create(email, utc_now())
+        member, token = await Staff(db).create(email)
     return {"staff_id": member.id, "email": member.email, "token": token}
 
 

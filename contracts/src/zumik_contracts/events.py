@@ -66,6 +66,18 @@ class TicketEvent(BaseModel):
     data: TicketEventData
 
 
+class OutboxEntry(BaseModel):
+    """An event waiting in its ticket's outbox: written with the change that caused it, published
+    by the API's relay. The body on the wire is `event`; the rest travels as AMQP headers."""
+
+    event: TicketEvent
+    traceparent: str | None = Field(
+        default=None,
+        description="W3C trace context of the request that caused the event, sent as the "
+        "`traceparent` header so consumers continue the same trace.",
+    )
+
+
 def preview(body: str) -> str:
     """The short, single-line preview that events and notifications carry instead of the body."""
     flat = " ".join(body.split())

@@ -1,7 +1,7 @@
 """The outbox relay and its ledger on the real store and RabbitMQ: acks, pruning, crash recovery
 and the published-through watermark.
 
-The `api` fixture runs the container's relay in the background for the whole session (fast path
+The `api` fixture runs the runtime's relay in the background for the whole session (fast path
 on every write, a sweep of tickets older than its 30 s grace every few seconds). The tests below
 keep out of its way: crash-recovery documents are dated a few seconds back (newer than its grace,
 so only an explicit `drain()` finds them, yet above the watermark), and the watermark test runs
@@ -14,16 +14,18 @@ from typing import Any
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.outbox import NEVER, Outbox, OutboxLedger
-from zumik_api.adapters.tickets import TicketRepository
-from zumik_api.clock import utc_now
-from zumik_api.container import Container, calendar_from
-from zumik_api.domain.plans import sla_for
+from zumik_api.adapters.relay import OutboxRelay
+from zumik_api.adapters.tickets import ticket_from
+from zumik_api.bootstrap import Runtime, calendar_from
 from zumik_api.domain.tickets import Ticket
-from zumik_api.relay import OutboxRelay
 from zumik_api.settings import Settings
 from zumik_contracts import ids
+from zumik_contracts.events import OutboxEntry, TicketEvent
+from zumik_store.clock import utc_now
+from zumik_store.mongo import Document
+from zumik_tickets.documents import outbox_entry
+from zumik_tickets.outbox import NEVER, OutboxLedger
+from zumik_tickets.store import TicketStore
 
 from tests.conftest import ApiProject
 from tests.integration.events.conftest import OpsQueue
@@ -40,37 +42,36 @@ class RecordingPublisher:
     """A broker that confirms every event and remembers it."""
 
     def __init__(self) -> None:
-        self.published: list[dict[str, Any]] = []
-
-    async def connect(self) -> None:
-        pass
+        self.published: list[OutboxEntry] = []
 
     async def ping(self) -> bool:
         return True
 
-    async def publish(self, event: dict[str, Any]) -> None:
-        self.published.append(event)
+    async def publish(self, entry: OutboxEntry) -> None:
+        self.published.append(entry)
 
 
 class RefusingPublisher:
     """A broker that is down: every publish raises, after being noted as attempted."""
 
     def __init__(self) -> None:
-        self.attempted: list[dict[str, Any]] = []
-
-    async def connect(self) -> None:
-        raise ConnectionError("broker down")
+        self.attempted: list[OutboxEntry] = []
 
     async def ping(self) -> bool:
         return False
 
-    async def publish(self, event: dict[str, Any]) -> None:
-        self.attempted.append(event)
+    async def publish(self, entry: OutboxEntry) -> None:
+        self.attempted.append(entry)
         raise ConnectionError("broker down")
 
 
 def _event_ids(events: list[dict[str, Any]]) -> list[str]:
-    return [str(event["id"]) for event in events]
+    """The ids of events as published, or of a stored outbox's entries."""
+    return [str(event["event"]["id"] if "event" in event else event["id"]) for event in events]
+
+
+def _entry_ids(entries: list[OutboxEntry]) -> list[str]:
+    return [entry.event.id for entry in entries]
 
 
 async def _open(api: httpx.AsyncClient, project: ApiProject) -> str:
@@ -121,14 +122,15 @@ def _crashed_copy(source: Document, at: datetime) -> Document:
     """`source` as another ticket whose write committed and whose replica died before publishing:
     one event in its outbox, with no ack anywhere."""
     ticket_id = ids.new_id(ids.TICKET)
-    [event] = [e for e in source["outbox"] if e["type"] == "ticket.created"]
+    [event] = [e["event"] for e in source["outbox"] if e["event"]["type"] == "ticket.created"]
     event = {
         **event,
         "id": ids.new_id(ids.EVENT),
         "occurred_at": at.isoformat(),
         "data": {**event["data"], "ticket_id": ticket_id},
     }
-    return {**source, "_id": ticket_id, "outbox": [event], "outbox_at": at}
+    outbox = [{"event": event, "traceparent": None}]
+    return {**source, "_id": ticket_id, "outbox": outbox, "outbox_at": at}
 
 
 # --------------------------------------------------------------------------- acks and pruning
@@ -158,7 +160,7 @@ async def test_a_published_event_is_acked_and_stays_in_the_outbox(
 async def test_the_next_change_drops_published_events_and_none_is_sent_twice(
     api: httpx.AsyncClient,
     db: AsyncDatabase[Document],
-    container: Container,
+    runtime: Runtime,
     project: ApiProject,
     ops_queue: OpsQueue,
 ) -> None:
@@ -170,9 +172,9 @@ async def test_the_next_change_drops_published_events_and_none_is_sent_twice(
     response = await api.patch(path, json={"status": "resolved"}, headers=project.headers)
     assert response.status_code == 200, response.text
     resolved_outbox = (await _ticket(db, ticket_id))["outbox"]
-    assert [e["type"] for e in resolved_outbox] == ["ticket.status_changed"]
+    assert [e["event"]["type"] for e in resolved_outbox] == ["ticket.status_changed"]
     [resolved] = await _published(ops_queue, db, ticket_id, 1)
-    assert resolved["id"] == resolved_outbox[0]["id"]
+    assert resolved["id"] == resolved_outbox[0]["event"]["id"]
 
     response = await api.post(
         f"{path}/messages", json={"body": "Still broken."}, headers=project.headers
@@ -180,13 +182,16 @@ async def test_the_next_change_drops_published_events_and_none_is_sent_twice(
     assert response.status_code == 200, response.text
     reply_outbox = (await _ticket(db, ticket_id))["outbox"]
     # A customer reply to a resolved ticket adds the message and reopens it.
-    assert [e["type"] for e in reply_outbox] == ["ticket.message_added", "ticket.status_changed"]
+    assert [e["event"]["type"] for e in reply_outbox] == [
+        "ticket.message_added",
+        "ticket.status_changed",
+    ]
     assert not {created["id"], resolved["id"]} & set(_event_ids(reply_outbox))
     replied = await _published(ops_queue, db, ticket_id, 2)
     assert _event_ids(replied) == _event_ids(reply_outbox)
 
     async with asyncio.timeout(WAIT_SECONDS):
-        await container.relay.drain()
+        await runtime.relay.drain()
     assert await _more_for(ops_queue, ticket_id) == []
     sent = [created, resolved, *replied]
     assert len(set(_event_ids(sent))) == 4
@@ -198,7 +203,7 @@ async def test_the_next_change_drops_published_events_and_none_is_sent_twice(
 async def test_a_sweep_publishes_a_crashed_write_once_and_another_replica_not_again(
     api: httpx.AsyncClient,
     db: AsyncDatabase[Document],
-    container: Container,
+    runtime: Runtime,
     project: ApiProject,
     ops_queue: OpsQueue,
 ) -> None:
@@ -208,20 +213,20 @@ async def test_a_sweep_publishes_a_crashed_write_once_and_another_replica_not_ag
     await _published(ops_queue, db, source_id, 1)
     source = await _ticket(db, source_id)
     crashed = _crashed_copy(source, utc_now() - CRASH_AGE)
-    [event] = crashed["outbox"]
-    assert await container.ledger.load_watermark() < crashed["outbox_at"]
+    [event] = [entry["event"] for entry in crashed["outbox"]]
+    assert await runtime.ledger.load_watermark() < crashed["outbox_at"]
     await db.tickets.insert_one(crashed)
     control: Document | None = None
     try:
         async with asyncio.timeout(WAIT_SECONDS):
-            await container.relay.drain()
+            await runtime.relay.drain()
         [delivered] = await ops_queue.events_for(crashed["_id"], 1, WAIT_SECONDS)
-        assert delivered == event
+        assert TicketEvent.model_validate(delivered) == TicketEvent.model_validate(event)
         ack = await _ack_of(db, event["id"])
         assert ack["ticket_id"] == crashed["_id"]
 
         async with asyncio.timeout(WAIT_SECONDS):
-            await container.relay.drain()
+            await runtime.relay.drain()
         assert await _more_for(ops_queue, crashed["_id"]) == []
 
         # Another replica: its own client, ledger and relay, nothing published in its memory.
@@ -230,15 +235,14 @@ async def test_a_sweep_publishes_a_crashed_write_once_and_another_replica_not_ag
         await db.tickets.insert_one(control)
         broker = RefusingPublisher()
         ledger = OutboxLedger(db)
-        replica = OutboxRelay(db, broker, ledger, utc_now)
+        replica = OutboxRelay(broker, ledger, utc_now)
         async with asyncio.timeout(WAIT_SECONDS):
             await replica.drain()
-        attempted = set(_event_ids(broker.attempted))
-        assert control["outbox"][0]["id"] in attempted  # its sweep covered these tickets
+        attempted = set(_entry_ids(broker.attempted))
+        assert control["outbox"][0]["event"]["id"] in attempted  # its sweep covered these
         assert event["id"] not in attempted
-        assert await ledger.unpublished_of({crashed["_id"]: crashed["outbox"]}) == {
-            crashed["_id"]: []
-        }
+        crashed_outbox = [outbox_entry(e) for e in crashed["outbox"]]
+        assert await ledger.unpublished_of({crashed["_id"]: crashed_outbox}) == {crashed["_id"]: []}
     finally:
         await db.tickets.delete_many(
             {"_id": {"$in": [crashed["_id"], *([control["_id"]] if control else [])]}}
@@ -250,12 +254,11 @@ async def test_a_sweep_publishes_a_crashed_write_once_and_another_replica_not_ag
 
 async def _stored_ticket(
     db: AsyncDatabase[Document], settings: Settings, at: datetime
-) -> tuple[str, Outbox, datetime]:
+) -> tuple[str, list[OutboxEntry], datetime]:
     """A ticket opened at `at`, written as the API writes it, with its outbox unpublished."""
     ticket = Ticket.open(
         project_id=ids.new_id(ids.PROJECT),
-        plan_tier="enterprise",
-        sla=sla_for("enterprise"),
+        plan="enterprise",
         subject="Rate limits",
         body="429 at 10 requests per minute.",
         priority="normal",
@@ -263,7 +266,8 @@ async def _stored_ticket(
         now=at,
         calendar=calendar_from(settings),
     )
-    outbox = await TicketRepository(db).add(ticket)
+    outbox = [OutboxEntry(event=event) for event in ticket.new_events]
+    await TicketStore(db, OutboxLedger(db)).insert(ticket, outbox)
     outbox_at: datetime = (await _ticket(db, ticket.id))["outbox_at"]
     return ticket.id, outbox, outbox_at
 
@@ -289,12 +293,12 @@ async def test_the_watermark_stops_below_unpublished_tickets_and_then_vouches_fo
 
     # RabbitMQ is down: the sweep finds the newer ticket, the relay fails to publish it.
     down = RefusingPublisher()
-    relay = OutboxRelay(own_db, down, ledger, lambda: now)
+    relay = OutboxRelay(down, ledger, lambda: now)
     async with asyncio.timeout(WAIT_SECONDS):
         assert await relay._sweep(grace, raise_watermark=True) == 1  # tickets it found
         await relay.drain()
         assert await relay._sweep(grace, raise_watermark=True) == 1
-    assert _event_ids(down.attempted) == _event_ids(pending_outbox)
+    assert _entry_ids(down.attempted) == _entry_ids(pending_outbox)
     watermark = await _stored_watermark(own_db)
     assert acked_at <= watermark < pending_at
     assert ledger.published_through < pending_at
@@ -303,13 +307,13 @@ async def test_the_watermark_stops_below_unpublished_tickets_and_then_vouches_fo
     # RabbitMQ is back: the events go out, are acked, and the next sweep moves past the ticket.
     up = RecordingPublisher()
     async with asyncio.timeout(WAIT_SECONDS):
-        await OutboxRelay(own_db, up, ledger, lambda: now).drain()
-        for event in pending_outbox:
-            await _ack_of(own_db, event["id"])
-    assert _event_ids(up.published) == _event_ids(pending_outbox)
+        await OutboxRelay(up, ledger, lambda: now).drain()
+        for entry in pending_outbox:
+            await _ack_of(own_db, entry.event.id)
+    assert _entry_ids(up.published) == _entry_ids(pending_outbox)
     # A replica that published nothing itself, so only the stored acks tell it.
     replica_ledger = OutboxLedger(own_db)
-    replica = OutboxRelay(own_db, RecordingPublisher(), replica_ledger, lambda: now)
+    replica = OutboxRelay(RecordingPublisher(), replica_ledger, lambda: now)
     async with asyncio.timeout(WAIT_SECONDS):
         assert await replica._sweep(grace, raise_watermark=True) == 0
     watermark = await _stored_watermark(own_db)
@@ -318,7 +322,8 @@ async def test_the_watermark_stops_below_unpublished_tickets_and_then_vouches_fo
 
     # At or below the watermark an outbox counts as published without looking for acks: an
     # event that has none (a fresh id) is not returned there, and is just above it.
-    never_acked = [{**pending_outbox[0], "id": ids.new_id(ids.EVENT)}]
+    renamed = pending_outbox[0].event.model_copy(update={"id": ids.new_id(ids.EVENT)})
+    never_acked = [OutboxEntry(event=renamed)]
     fresh = OutboxLedger(own_db)
     assert fresh.published_through == NEVER
     assert await fresh.load_watermark() == watermark
@@ -336,10 +341,10 @@ class FlakyPublisher(RecordingPublisher):
         super().__init__()
         self.down = True
 
-    async def publish(self, event: dict[str, Any]) -> None:
+    async def publish(self, entry: OutboxEntry) -> None:
         if self.down:
             raise ConnectionError("broker down")
-        await super().publish(event)
+        await super().publish(entry)
 
 
 async def test_a_ticket_changed_twice_during_an_outage_is_sent_whole_when_it_ends(
@@ -349,18 +354,23 @@ async def test_a_ticket_changed_twice_during_an_outage_is_sent_whole_when_it_end
     back, one drain sends the creation and the reply, in order."""
     ledger = OutboxLedger(own_db)
     publisher = FlakyPublisher()
-    relay = OutboxRelay(own_db, publisher, ledger, utc_now)
-    repository = TicketRepository(own_db)
+    relay = OutboxRelay(publisher, ledger, utc_now)
+    store = TicketStore(own_db, ledger)
     ticket_id, created, _ = await _stored_ticket(own_db, settings, utc_now())
     relay.notify(ticket_id, created)
     await relay.flush()  # fails: the broker is down
 
-    found = await repository.get_for_change(ticket_id)
-    assert found is not None
-    ticket, stored = found
-    ticket.reply("customer", "Still failing.", utc_now())
-    kept = await ledger.unpublished(stored.events, stored.at)
-    relay.notify(ticket_id, await repository.save(ticket, kept))
+    async with store.change(ticket_id) as write:
+        assert write is not None
+        ticket = ticket_from(write.stored.record)
+        ticket.reply("customer", "Still failing.", utc_now())
+        outbox = await write.save(
+            ticket,
+            new_messages=ticket.new_messages,
+            new_history=ticket.new_history,
+            new_events=[OutboxEntry(event=e) for e in ticket.new_events],
+        )
+    relay.notify(ticket_id, outbox)
     await relay.flush()  # fails again
     assert publisher.published == []
 
@@ -368,6 +378,10 @@ async def test_a_ticket_changed_twice_during_an_outage_is_sent_whole_when_it_end
     async with asyncio.timeout(WAIT_SECONDS):
         await relay.drain()
 
-    assert [e["type"] for e in publisher.published] == ["ticket.created", "ticket.message_added"]
+    assert [e.event.type for e in publisher.published] == [
+        "ticket.created",
+        "ticket.message_added",
+    ]
     doc = await _ticket(own_db, ticket_id)
-    assert await OutboxLedger(own_db).unpublished(doc["outbox"], doc["outbox_at"]) == []
+    stored = [outbox_entry(e) for e in doc["outbox"]]
+    assert await OutboxLedger(own_db).unpublished(stored, doc["outbox_at"]) == []

@@ -86,7 +86,7 @@ class NotifierEnv:
         found: list[AbstractIncomingMessage] = []
         deadline = time.monotonic() + within
         async with amqp_channel(self.settings.amqp_url) as channel:
-            queue = await channel.get_queue(self.topology.dead_letter_queue.name)
+            queue = await channel.get_queue(self.topology.dead_letters.queue.name)
             while len(found) < count:
                 left = max(0.0, deadline - time.monotonic())
                 found.append(await take_until(queue, lambda m: containing in m.body, within=left))

@@ -6,15 +6,15 @@ import secrets
 from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
 from zumik_contracts.events import MessageRef, TicketEvent, TicketEventData
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
 from tests.integration.notifier.conftest import NotifierEnv, delivered, for_ticket
 
 
 def _working_queues(notifier: NotifierEnv) -> list[str]:
-    dead = notifier.topology.dead_letter_queue
+    dead = notifier.topology.dead_letters.queue
     return [q.name for q in notifier.topology.queues if q is not dead]
 
 

@@ -5,14 +5,13 @@ import asyncio
 import json
 import logging
 import time
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.staff import StaffRepository
+from zumik_accounts.staff import Staff
 from zumik_contracts.events import TicketEvent
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
 from tests.integration.notifier.conftest import (
@@ -98,7 +97,7 @@ async def test_team_hears_customer_messages_and_the_customer_hears_team_replies(
     notifier: NotifierEnv,
     db: AsyncDatabase[Document],
 ) -> None:
-    _, staff_token = await StaffRepository(db).create("agent@zumik.test", datetime.now(UTC))
+    _, staff_token = await Staff(db).create("agent@zumik.test")
     staff = {"Authorization": f"Bearer {staff_token}"}
     ticket = await open_ticket(api, project)
     ticket_id = ticket["id"]
@@ -144,7 +143,7 @@ async def test_team_reply_to_a_ticket_without_contact_email_sends_no_email(
     notifier: NotifierEnv,
     db: AsyncDatabase[Document],
 ) -> None:
-    _, staff_token = await StaffRepository(db).create("agent@zumik.test", datetime.now(UTC))
+    _, staff_token = await Staff(db).create("agent@zumik.test")
     created = await api.post(
         "/v2/support/tickets",
         json={"subject": "No contact", "body": "Please look at this."},

@@ -9,11 +9,10 @@ import aio_pika
 import pytest
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.staff import StaffRepository
-from zumik_api.clock import utc_now
+from zumik_accounts.staff import Staff as StaffDirectory
 from zumik_privacy.app import PrivacyService, build_privacy
 from zumik_privacy.settings import Settings
+from zumik_store.mongo import Document
 
 from tests.integration.privacy.helpers import (
     SALT,
@@ -97,12 +96,12 @@ async def dead_letters(
     connection = await aio_pika.connect(privacy_settings.amqp_url)
     async with connection:
         channel = await connection.channel()
-        queue = await channel.get_queue(privacy_service.topology.dead_letter_queue.name)
+        queue = await channel.get_queue(privacy_service.topology.dead_letters.queue.name)
         yield DeadLetters(queue)
 
 
 @pytest.fixture
 async def staff(db: AsyncDatabase[Document]) -> Staff:
     email = f"agent.{secrets.token_hex(4)}@zumik.example"
-    _, token = await StaffRepository(db).create(email, utc_now())
+    _, token = await StaffDirectory(db).create(email)
     return Staff(email, token)

@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.clock import utc_now
 from zumik_cli.privacy import new_request_id, send_command
+from zumik_cli.settings import Settings as CliSettings
 from zumik_contracts.privacy import CommandType, PrivacyResult, command_routing_key
 from zumik_privacy.settings import Settings
+from zumik_store.clock import utc_now
+from zumik_store.mongo import Document
 
 from tests.amqp import take_until
 from tests.cli import CliRun, run_cli
@@ -57,7 +58,11 @@ class PrivacyClient:
         self, body: bytes, routing_key: str, request_id: str | None = None
     ) -> PrivacyResult:
         return await send_command(
-            self.settings,
+            CliSettings(
+                mongodb_url=self.settings.mongodb_url,
+                amqp_url=self.settings.amqp_url,
+                privacy_exchange=self.settings.privacy_exchange,
+            ),
             body,
             routing_key,
             request_id=request_id or new_request_id(),

@@ -5,9 +5,9 @@ import secrets
 import aio_pika
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
 from zumik_privacy.app import PrivacyService
 from zumik_privacy.settings import Settings
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
 from tests.integration.privacy.helpers import (

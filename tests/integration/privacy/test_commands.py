@@ -8,11 +8,11 @@ from typing import Any, cast
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.clock import utc_now
-from zumik_api.container import Container
+from zumik_api.bootstrap import Runtime
 from zumik_cli.privacy import new_request_id
 from zumik_contracts.privacy import ErasureCounts
+from zumik_store.clock import utc_now
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
 from tests.integration.privacy.helpers import (
@@ -98,7 +98,7 @@ async def test_an_interrupted_erasure_is_taken_over_and_finished(
             "subject_hash": expected_hash(erin.email),
             "state": "running",
             "token": "dead-worker",
-            "lease_until": utc_now() - timedelta(seconds=1),
+            "expires_at": utc_now() - timedelta(seconds=1),
             "started_at": started_at,
             "counts": {**ErasureCounts().model_dump(), "notification_deliveries": 3},
         }
@@ -166,11 +166,11 @@ async def test_a_bad_command_fails_cleanly_touches_nothing_and_is_dead_lettered(
     privacy: PrivacyClient,
     results: ResultTap,
     dead_letters: DeadLetters,
-    container: Container,
+    runtime: Runtime,
 ) -> None:
     erin = Subject(unique_email("Erin"))
     ticket_id = await open_ticket(api, project, erin)
-    await container.relay.flush()  # its acks are written in the background
+    await runtime.relay.flush()  # its acks are written in the background
     before = await collection_counts(db)
     ticket_before = await get_ticket(api, project, ticket_id)
     request_id = new_request_id()

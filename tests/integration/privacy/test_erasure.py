@@ -3,13 +3,14 @@
 import asyncio
 import json
 import secrets
+from datetime import timedelta
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.locks import TicketLocks
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.projects import ProjectRepository
-from zumik_api.clock import utc_now
+from zumik_accounts.projects import Projects
+from zumik_store.clock import utc_now
+from zumik_store.lease import Leases
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject, ProjectFactory
 from tests.integration.privacy.helpers import (
@@ -85,7 +86,7 @@ async def test_project_erasure_removes_the_project_and_its_keys(
     privacy: PrivacyClient,
 ) -> None:
     project = await make_project()
-    second_key = await ProjectRepository(db).new_api_key(project.id, utc_now())
+    second_key = await Projects(db).new_api_key(project.id)
     neighbour = await make_project(plan="base", name="Neighbour")
     erin, olga, nina = (Subject(unique_email(n)) for n in ("Erin", "Olga", "Nina"))
     await open_ticket(api, project, erin)
@@ -139,9 +140,9 @@ async def test_subject_erasure_waits_for_an_api_write_in_progress(
 ) -> None:
     erin = Subject(unique_email("Erin"))
     ticket_id = await open_ticket(api, project, erin, replies=0)
-    locks = TicketLocks(db.ticket_locks)
+    locks = Leases(db.ticket_locks, ttl=timedelta(seconds=15))
 
-    async with locks.hold(ticket_id):  # an API request is changing the ticket
+    async with locks.hold(ticket_id, wait_seconds=5):  # an API request is changing the ticket
         erasure = asyncio.create_task(privacy.erase(project.id, email=erin.email))
         await asyncio.sleep(0.5)
         assert not erasure.done()

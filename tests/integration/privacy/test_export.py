@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
 from zumik_privacy.app import PrivacyService
-from zumik_privacy.export_files import ExportUnavailable, download_export
 from zumik_privacy.settings import Settings
+from zumik_privacy_records.download import ExportUnavailable, download_export
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
 from tests.integration.privacy.helpers import (

@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 import aio_pika
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.staff import StaffRepository
-from zumik_api.clock import utc_now
+from zumik_accounts.staff import Staff
 from zumik_contracts.events import SUPPORT_EXCHANGE
+from zumik_store.mongo import Document
 
 from tests.integration.staff.helpers import EventTap, StaffUser
 from tests.services import Services
@@ -18,7 +17,7 @@ from tests.services import Services
 @pytest.fixture
 async def staff(db: AsyncDatabase[Document]) -> StaffUser:
     email = f"agent.{secrets.token_hex(4)}@zumik.example"
-    member, token = await StaffRepository(db).create(email, utc_now())
+    member, token = await Staff(db).create(email)
     assert member.email == email
     return StaffUser(email=email, token=token)
 

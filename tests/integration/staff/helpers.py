@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 from aio_pika.abc import AbstractQueue
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.container import Container
+from zumik_api.bootstrap import Runtime, ticket_service
+from zumik_api.service.tickets import TicketService
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
 
@@ -27,6 +28,14 @@ class StaffUser:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+def service_at(runtime: Runtime, clock: "FakeClock") -> TicketService:
+    """The app's ticket use cases on a clock we set, so creation instants are exact; their
+    events go to the app's relay."""
+    return ticket_service(
+        runtime.store, runtime.directory, runtime.settings, clock, runtime.relay.notify
+    )
 
 
 class FakeClock:
@@ -184,7 +193,7 @@ class EventTap:
     async def settle(
         self,
         db: AsyncDatabase[Document],
-        container: Container,
+        runtime: Runtime,
         ticket_ids: list[str],
         wait_seconds: float = 15.0,
     ) -> None:
@@ -196,9 +205,8 @@ class EventTap:
         """
         async with asyncio.timeout(wait_seconds):
             while True:
-                await container.relay.drain()
-                of_tickets = {"_id": {"$in": ticket_ids}}
-                if await container.ledger.count_unpublished(db.tickets, of_tickets) == 0:
+                await runtime.relay.drain()
+                if await runtime.ledger.count_unpublished(ticket_ids=ticket_ids) == 0:
                     break
                 await asyncio.sleep(0.05)
             empty_reads = 0

@@ -4,7 +4,7 @@ a message with an unknown plan is dead-lettered.
 RabbitMQ is shared with other test sessions whose API apps consume the same durable queue (on
 their own databases, where our project is unknown, so they dead-letter it). A change is
 therefore published again until *this* app's consumer has handled it (seen through a wrapper
-on its `ProjectRepository.apply_plan_change`), and our strays are removed from the DLQ.
+on its directory's `apply_plan_change`), and our strays are removed from the DLQ.
 """
 
 import asyncio
@@ -21,21 +21,20 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractExchange
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.locks import TicketLocks
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.projects import ProjectRepository
-from zumik_api.billing import BILLING_DEAD_LETTERS
-from zumik_api.clock import utc_now
-from zumik_api.container import Container
-from zumik_api.service.plans import PlanChanges
+from zumik_accounts.projects import Projects
+from zumik_api.bootstrap import Runtime
+from zumik_api.consumers.billing import dead_letters as billing_dead_letters
 from zumik_contracts.billing import BILLING_EXCHANGE, PLAN_CHANGED, PlanChanged
 from zumik_contracts.tickets import Plan
+from zumik_store.clock import utc_now
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject, ProjectFactory
 from tests.integration.staff.helpers import open_ticket
 from tests.services import Services
 
 Applied = tuple[str, str, datetime, bool | None]
+BILLING_DEAD_LETTERS = billing_dead_letters.queue.name
 
 
 @dataclass
@@ -113,24 +112,24 @@ async def dead_letters(services: Services, ids: set[str], wanted: str | None) ->
 @pytest.fixture
 async def billing(
     api: httpx.AsyncClient,
-    container: Container,
+    runtime: Runtime,
     services: Services,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Billing]:
     async with asyncio.timeout(15):  # the app's broker (and so its consumer) is up
         while True:
-            if container.relay.broker_connected:
+            if runtime.relay.broker_connected:
                 break
             await asyncio.sleep(0.05)
     handled: list[Applied] = []
-    original = container.projects.apply_plan_change
+    original = runtime.directory.apply_plan_change
 
     async def recording(project_id: str, plan: Plan, changed_at: datetime) -> bool | None:
         result = await original(project_id, plan, changed_at)
         handled.append((project_id, plan, changed_at, result))
         return result
 
-    monkeypatch.setattr(container.projects, "apply_plan_change", recording)
+    monkeypatch.setattr(runtime.directory, "apply_plan_change", recording)
     connection = await aio_pika.connect(services.amqp_url)
     channel = await connection.channel()
     exchange = await channel.declare_exchange(
@@ -163,7 +162,7 @@ async def test_plan_change_applies_to_new_tickets_only_and_is_idempotent(
     assert await billing.deliver(upgrade) is True
     async with asyncio.timeout(10):  # poll the project, as a client would see the change
         while True:
-            found = await ProjectRepository(db).get(project.id)
+            found = await Projects(db).get(project.id)
             if found is not None and found.plan == "enterprise":
                 break
             await asyncio.sleep(0.05)
@@ -192,7 +191,7 @@ async def test_plan_change_applies_to_new_tickets_only_and_is_idempotent(
     # A newer one applies; the first, now older, redelivered once more, does not undo it.
     assert await billing.deliver(plan_changed(project.id, "pilot", now + timedelta(seconds=1)))
     assert await billing.deliver(upgrade) is False
-    found = await ProjectRepository(db).get(project.id)
+    found = await Projects(db).get(project.id)
     assert found is not None
     assert found.plan == "pilot"
     assert (await open_ticket(api, project))["sla"]["tier"] == "priority"
@@ -217,7 +216,7 @@ async def test_a_change_for_an_unknown_plan_is_dead_lettered(
     dead = await dead_letters(services, {str(body["id"])}, str(body["id"]))
 
     assert dead == body
-    found = await ProjectRepository(db).get(project.id)
+    found = await Projects(db).get(project.id)
     assert found is not None
     assert found.plan == project.plan
     assert "plan_changed_at" not in await stored_project(db, project.id)
@@ -229,16 +228,16 @@ async def test_concurrent_plan_changes_keep_the_newest(
     """Two API replicas each consume one change for the same project at the same moment (the
     queue has one consumer per replica): the newer change must win whatever the interleaving,
     as it does when they arrive one after the other."""
-    replica_a = PlanChanges(ProjectRepository(db), TicketLocks(db.ticket_locks))
-    replica_b = PlanChanges(ProjectRepository(db), TicketLocks(db.ticket_locks))
+    replica_a = Projects(db)
+    replica_b = Projects(db)
     for _ in range(5):
         project = await make_project(plan="base", name="Racing changes")
         now = utc_now()
         await asyncio.gather(
-            replica_a.apply(project.id, "enterprise", now + timedelta(seconds=1)),
-            replica_b.apply(project.id, "free", now),
+            replica_a.apply_plan_change(project.id, "enterprise", now + timedelta(seconds=1)),
+            replica_b.apply_plan_change(project.id, "free", now),
         )
-        found = await ProjectRepository(db).get(project.id)
+        found = await Projects(db).get(project.id)
         assert found is not None
         assert found.plan == "enterprise"
         stored = await stored_project(db, project.id)

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.container import Container
+from zumik_api.bootstrap import Runtime
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
 from tests.integration.staff.helpers import (
@@ -29,7 +29,7 @@ def assert_no_note(text: str, note_body: str, note_ids: list[str]) -> None:
 
 async def test_internal_notes_are_absent_from_every_customer_surface(
     api: httpx.AsyncClient,
-    container: Container,
+    runtime: Runtime,
     db: AsyncDatabase[Document],
     project: ApiProject,
     staff: StaffUser,
@@ -102,7 +102,7 @@ async def test_internal_notes_are_absent_from_every_customer_surface(
         assert all(m["author"] in ("customer", "support") for m in replay.json()["messages"])
 
     # Events on zumik.support.
-    await event_tap.settle(db, container, [ticket_id])
+    await event_tap.settle(db, runtime, [ticket_id])
     events = event_tap.for_ticket(ticket_id)
     types = [e["type"] for e in events]
     assert types.count("ticket.created") == 1

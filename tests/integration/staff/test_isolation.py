@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
-from zumik_api.adapters.staff import STAFF_TOKEN_PREFIX
+from zumik_accounts.staff import STAFF_TOKEN_PREFIX
 
 from tests.conftest import ApiProject, ProjectFactory
 from tests.integration.staff.helpers import (

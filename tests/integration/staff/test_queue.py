@@ -9,15 +9,12 @@ from typing import Any
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.locks import TicketLocks
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.projects import ProjectRepository
-from zumik_api.adapters.sla_timers import SlaTimers
-from zumik_api.adapters.tickets import TicketRepository
-from zumik_api.clock import utc_now
-from zumik_api.container import Container, calendar_from
+from zumik_api.bootstrap import Runtime
 from zumik_api.domain.tickets import Ticket
+from zumik_api.service.ports import Customer
 from zumik_api.service.tickets import TicketService
+from zumik_store.clock import utc_now
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject, ProjectFactory
 from tests.integration.staff.helpers import (
@@ -32,33 +29,17 @@ from tests.integration.staff.helpers import (
     parse_time,
     queue_ids,
     queue_page,
+    service_at,
     staff_patch,
     staff_reply,
 )
 
 
-def service_at(
-    container: Container, db: AsyncDatabase[Document], clock: FakeClock
-) -> TicketService:
-    """The app's ticket use cases on a clock we set, so creation instants are exact."""
-    return TicketService(
-        TicketRepository(db),
-        TicketLocks(db.ticket_locks),
-        SlaTimers(db),
-        container.ledger,
-        calendar_from(container.settings),
-        clock=clock,
-        on_committed=container.relay.notify,
-    )
-
-
 async def open_at(
     service: TicketService, db: AsyncDatabase[Document], project: ApiProject, priority: str
 ) -> Ticket:
-    found = await ProjectRepository(db).get(project.id)
-    assert found is not None
     return await service.open(
-        found,
+        Customer(project.id),
         subject=f"{priority} ticket",
         body="Please help.",
         priority=priority,  # type: ignore[arg-type]
@@ -127,7 +108,7 @@ async def test_queue_holds_open_and_customer_last_word_pending_only(
 
 async def test_priority_queue_first_then_earliest_due_then_oldest(
     api: httpx.AsyncClient,
-    container: Container,
+    runtime: Runtime,
     db: AsyncDatabase[Document],
     make_project: ProjectFactory,
     staff: StaffUser,
@@ -136,7 +117,7 @@ async def test_priority_queue_first_then_earliest_due_then_oldest(
     # business-hours clock starts on Monday 09:00 while the urgent enterprise one runs 24/7.
     start = next_saturday_10am()
     clock = FakeClock(start)
-    service = service_at(container, db, clock)
+    service = service_at(runtime, clock)
     pilot = await make_project(plan="pilot", name="Pilot")
     enterprise = await make_project(plan="enterprise", name="Enterprise")
     base = await make_project(plan="base", name="Base")
@@ -215,7 +196,7 @@ async def test_filters_by_tier_and_project(
 
 async def test_breached_filter(
     api: httpx.AsyncClient,
-    container: Container,
+    runtime: Runtime,
     db: AsyncDatabase[Document],
     project: ApiProject,
     staff: StaffUser,
@@ -231,7 +212,7 @@ async def test_breached_filter(
     )
     # Answered, but late: opened 5 h ago as urgent enterprise (due 4 h later, an hour ago).
     late_clock = FakeClock(utc_now() - timedelta(hours=5))
-    answered_late = await open_at(service_at(container, db, late_clock), db, project, "urgent")
+    answered_late = await open_at(service_at(runtime, late_clock), db, project, "urgent")
     await staff_reply(api, staff, answered_late.id, "Sorry for the wait.")
 
     assert set(await queue_ids(api, staff, project_id=project.id, breached=True)) == {
@@ -251,14 +232,14 @@ async def test_breached_filter(
 
 async def test_cursor_pagination_returns_each_ticket_once_in_order(
     api: httpx.AsyncClient,
-    container: Container,
+    runtime: Runtime,
     db: AsyncDatabase[Document],
     project: ApiProject,
     staff: StaffUser,
 ) -> None:
     # All opened at one instant: the four business-hours ones tie on due time and age, so the
     # cursor must also resume correctly on the last key (the id).
-    service = service_at(container, db, FakeClock(next_saturday_10am()))
+    service = service_at(runtime, FakeClock(next_saturday_10am()))
     tickets = [
         await open_at(service, db, project, priority)
         for priority in ("normal", "high", "urgent", "low", "normal")

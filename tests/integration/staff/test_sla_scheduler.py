@@ -11,13 +11,9 @@ from typing import Any
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.locks import TicketLocks
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.sla_timers import SlaTimers
-from zumik_api.adapters.tickets import TicketRepository
-from zumik_api.container import Container, calendar_from
-from zumik_api.scheduler import SlaScheduler
-from zumik_api.service.tickets import TicketService
+from zumik_api.bootstrap import Runtime
+from zumik_api.workers.sla_scheduler import SlaScheduler
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
 from tests.integration.staff.helpers import (
@@ -27,6 +23,7 @@ from tests.integration.staff.helpers import (
     customer_get,
     open_ticket,
     parse_time,
+    service_at,
     staff_reply,
 )
 
@@ -34,19 +31,8 @@ WARNING = "ticket.sla_warning"
 BREACH = "ticket.sla_breached"
 
 
-def make_scheduler(
-    container: Container, db: AsyncDatabase[Document], clock: FakeClock
-) -> SlaScheduler:
-    service = TicketService(
-        TicketRepository(db),
-        TicketLocks(db.ticket_locks),
-        SlaTimers(db),
-        container.ledger,
-        calendar_from(container.settings),
-        clock=clock,
-        on_committed=container.relay.notify,
-    )
-    return SlaScheduler(SlaTimers(db), service, clock)
+def make_scheduler(runtime: Runtime, clock: FakeClock) -> SlaScheduler:
+    return SlaScheduler(service_at(runtime, clock))
 
 
 async def urgent_ticket(api: httpx.AsyncClient, project: ApiProject) -> tuple[str, datetime]:
@@ -68,14 +54,14 @@ def times(events: list[dict[str, Any]]) -> list[datetime]:
 
 async def test_warning_at_80_percent_then_breach_each_exactly_once(
     api: httpx.AsyncClient,
-    container: Container,
+    runtime: Runtime,
     db: AsyncDatabase[Document],
     project: ApiProject,
     event_tap: EventTap,
 ) -> None:
     ticket_id, created = await urgent_ticket(api, project)
     clock = FakeClock(created + timedelta(hours=3))  # 75% of the 4 h: too early for a warning
-    scheduler = make_scheduler(container, db, clock)
+    scheduler = make_scheduler(runtime, clock)
 
     await scheduler.run_pass()
     assert await flags(db, ticket_id) == (False, False)
@@ -92,7 +78,7 @@ async def test_warning_at_80_percent_then_breach_each_exactly_once(
         clock.set(created + timedelta(hours=later))
         await scheduler.run_pass()
 
-    await event_tap.settle(db, container, [ticket_id])
+    await event_tap.settle(db, runtime, [ticket_id])
     warnings = event_tap.for_ticket(ticket_id, WARNING)
     breaches = event_tap.for_ticket(ticket_id, BREACH)
     assert times(warnings) == [created + timedelta(hours=3, minutes=15)]
@@ -104,7 +90,7 @@ async def test_warning_at_80_percent_then_breach_each_exactly_once(
 
 async def test_concurrent_schedulers_record_one_breach_per_ticket(
     api: httpx.AsyncClient,
-    container: Container,
+    runtime: Runtime,
     db: AsyncDatabase[Document],
     project: ApiProject,
     event_tap: EventTap,
@@ -112,12 +98,12 @@ async def test_concurrent_schedulers_record_one_breach_per_ticket(
     opened = [await urgent_ticket(api, project) for _ in range(3)]
     ticket_ids = [ticket_id for ticket_id, _ in opened]
     overdue = max(created for _, created in opened) + timedelta(hours=5)
-    schedulers = [make_scheduler(container, db, FakeClock(overdue)) for _ in range(3)]
+    schedulers = [make_scheduler(runtime, FakeClock(overdue)) for _ in range(3)]
 
     await asyncio.gather(*(s.run_pass() for s in schedulers))
     await asyncio.gather(*(s.run_pass() for s in schedulers))
 
-    await event_tap.settle(db, container, ticket_ids)
+    await event_tap.settle(db, runtime, ticket_ids)
     for ticket_id in ticket_ids:
         assert len(event_tap.for_ticket(ticket_id, BREACH)) == 1, ticket_id
         assert len(event_tap.for_ticket(ticket_id, WARNING)) == 1, ticket_id
@@ -126,7 +112,7 @@ async def test_concurrent_schedulers_record_one_breach_per_ticket(
 
 async def test_a_ticket_answered_in_time_never_breaches(
     api: httpx.AsyncClient,
-    container: Container,
+    runtime: Runtime,
     db: AsyncDatabase[Document],
     project: ApiProject,
     staff: StaffUser,
@@ -136,7 +122,7 @@ async def test_a_ticket_answered_in_time_never_breaches(
     warned_then_answered_id, created_2 = await urgent_ticket(api, project)
     unanswered_id, _ = await urgent_ticket(api, project)  # the control: this one does breach
     clock = FakeClock(created_2 + timedelta(hours=3, minutes=30))
-    scheduler = make_scheduler(container, db, clock)
+    scheduler = make_scheduler(runtime, clock)
 
     await staff_reply(api, staff, answered_id, "Looking at it now.")  # real time: well in time
     await scheduler.run_pass()
@@ -147,7 +133,7 @@ async def test_a_ticket_answered_in_time_never_breaches(
         clock.set(created + timedelta(hours=hours))
         await scheduler.run_pass()
 
-    await event_tap.settle(db, container, [answered_id, warned_then_answered_id, unanswered_id])
+    await event_tap.settle(db, runtime, [answered_id, warned_then_answered_id, unanswered_id])
     assert event_tap.for_ticket(answered_id, WARNING) == []
     assert event_tap.for_ticket(answered_id, BREACH) == []
     assert len(event_tap.for_ticket(warned_then_answered_id, WARNING)) == 1
@@ -162,7 +148,7 @@ async def test_a_ticket_answered_in_time_never_breaches(
 
 async def test_a_closed_unanswered_ticket_records_nothing(
     api: httpx.AsyncClient,
-    container: Container,
+    runtime: Runtime,
     db: AsyncDatabase[Document],
     project: ApiProject,
     event_tap: EventTap,
@@ -172,9 +158,9 @@ async def test_a_closed_unanswered_ticket_records_nothing(
         f"/v2/support/tickets/{ticket_id}", json={"status": "closed"}, headers=project.headers
     )
     assert response.status_code == 200
-    scheduler = make_scheduler(container, db, FakeClock(created + timedelta(hours=5)))
+    scheduler = make_scheduler(runtime, FakeClock(created + timedelta(hours=5)))
     await scheduler.run_pass()
-    await event_tap.settle(db, container, [ticket_id])
+    await event_tap.settle(db, runtime, [ticket_id])
     assert event_tap.for_ticket(ticket_id, WARNING) == []
     assert event_tap.for_ticket(ticket_id, BREACH) == []
     assert await flags(db, ticket_id) == (False, False)

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject, ProjectFactory
 from tests.integration.staff.helpers import StaffUser, open_ticket, staff_patch, staff_reply

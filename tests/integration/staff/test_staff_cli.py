@@ -6,7 +6,7 @@ import secrets
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
+from zumik_store.mongo import Document
 
 from tests.cli import run_cli
 from tests.integration.staff.helpers import QUEUE, TICKETS

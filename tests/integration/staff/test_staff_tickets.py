@@ -5,8 +5,8 @@ from datetime import timedelta
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.container import Container, calendar_from
+from zumik_api.bootstrap import Runtime, calendar_from
+from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject, ProjectFactory
 from tests.integration.staff.helpers import (
@@ -123,12 +123,12 @@ async def test_patch_records_priority_status_and_assignee_changes(
 
 
 async def test_urgent_moves_an_enterprise_ticket_onto_the_24_7_clock(
-    api: httpx.AsyncClient, container: Container, project: ApiProject, staff: StaffUser
+    api: httpx.AsyncClient, runtime: Runtime, project: ApiProject, staff: StaffUser
 ) -> None:
     assert project.plan == "enterprise"
     ticket = await open_ticket(api, project, priority="normal")
     created = parse_time(ticket["created_at"])
-    calendar = calendar_from(container.settings)
+    calendar = calendar_from(runtime.settings)
     business_due = calendar.add_business_time(created, timedelta(hours=4))
     assert parse_time(ticket["first_response_due_at"]) == business_due
 
@@ -147,14 +147,14 @@ async def test_urgent_moves_an_enterprise_ticket_onto_the_24_7_clock(
 
 async def test_urgent_does_not_move_a_pilot_ticket_off_business_hours(
     api: httpx.AsyncClient,
-    container: Container,
+    runtime: Runtime,
     make_project: ProjectFactory,
     staff: StaffUser,
 ) -> None:
     pilot = await make_project(plan="pilot", name="Pilot urgent")
     ticket = await open_ticket(api, pilot, priority="normal")
     created = parse_time(ticket["created_at"])
-    business_due = calendar_from(container.settings).add_business_time(created, timedelta(hours=4))
+    business_due = calendar_from(runtime.settings).add_business_time(created, timedelta(hours=4))
     urgent = await staff_patch(api, staff, ticket["id"], priority="urgent")
     assert parse_time(urgent["first_response_due_at"]) == business_due
 

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from zumik_api.adapters.projects import AuthCache
+from zumik_api.adapters.directory import AuthCache
 
 
 class Store:

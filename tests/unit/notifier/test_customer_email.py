@@ -3,9 +3,10 @@
 from datetime import UTC, datetime
 
 from zumik_contracts.events import TicketEvent
-from zumik_notifier.channels.customer_email import CustomerReply, render_customer_email
+from zumik_notifier.channels.customer_email import render_customer_email
 from zumik_notifier.events import wanted_by
 from zumik_notifier.topology import ChannelName
+from zumik_tickets.reader import CustomerReply
 
 
 def _event(event_type: str, author: str | None) -> TicketEvent:

@@ -110,6 +110,6 @@ def test_topology_queue_arguments() -> None:
         # Headers exchanges ignore `x-` headers when matching, so the header is not one.
         assert level.queue.bind_arguments == {"x-match": "all", "zumik-delay": level.label}
 
-    assert topology.dead_letter_queue.name == "zumik.notifier.dead"
-    assert topology.dead_letter_queue.arguments is not None
-    assert topology.dead_letter_queue.arguments["x-message-ttl"] == 7 * 24 * 3600 * 1000
+    assert topology.dead_letters.queue.name == "zumik.notifier.dead"
+    assert topology.dead_letters.queue.arguments is not None
+    assert topology.dead_letters.queue.arguments["x-message-ttl"] == 7 * 24 * 3600 * 1000

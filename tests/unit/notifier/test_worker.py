@@ -1,19 +1,22 @@
 """The channel worker's decisions, with in-memory stand-ins for the log, the broker and the
 channel (the real ones are exercised end to end in tests/integration/notifier)."""
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import pytest
 from faststream.rabbit import RabbitMessage
 from pymongo.errors import ServerSelectionTimeoutError
 from zumik_contracts.events import MessageRef, TicketEvent, TicketEventData
+from zumik_deliveries.log import Claim, ClaimOutcome, DeliveryLog, DeliveryState
 from zumik_notifier.channels import AttemptResult
-from zumik_notifier.deliveries import Claim, ClaimOutcome, DeliveryLog, DeliveryState
 from zumik_notifier.messaging import Failure, FailureKind, Publishers
 from zumik_notifier.retry import RetryPolicy
 from zumik_notifier.topology import ChannelName
 from zumik_notifier.worker import ChannelWorker
+from zumik_store.lease import Grant
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 EVENT = TicketEvent(
@@ -33,6 +36,11 @@ EVENT = TicketEvent(
     ),
 )
 BODY = EVENT.model_dump_json().encode()
+GRANT = Grant("evt_1:email", "token", NOW + timedelta(seconds=60), {})
+
+
+def claimed(attempts: int = 0) -> Claim:
+    return Claim(ClaimOutcome.CLAIMED, attempts, grant=GRANT)
 
 
 @dataclass
@@ -54,16 +62,21 @@ class Message:
 
 @dataclass
 class Log:
-    claim_result: Claim | Exception = field(default_factory=lambda: Claim(ClaimOutcome.CLAIMED))
+    claim_result: Claim | Exception = field(default_factory=claimed)
     records: list[tuple[DeliveryState, int, int | None]] = field(default_factory=list)
+    released: list[Grant] = field(default_factory=list)
 
-    async def claim(self, event: TicketEvent, channel: ChannelName, now: datetime) -> Claim:
+    async def claim(self, event: TicketEvent, channel: ChannelName) -> Claim:
         if isinstance(self.claim_result, Exception):
             raise self.claim_result
         return self.claim_result
 
-    async def record(self, event_id: str, channel: ChannelName, **fields: Any) -> None:
+    async def record(self, grant: Grant, **fields: Any) -> None:
+        assert grant is GRANT
         self.records.append((fields["state"], fields["attempts"], fields["last_status"]))
+
+    async def release(self, grant: Grant) -> None:
+        self.released.append(grant)
 
 
 @dataclass
@@ -111,7 +124,7 @@ async def _handle(
 
 
 async def test_success_is_recorded() -> None:
-    log = Log(claim_result=Claim(ClaimOutcome.CLAIMED, attempts=2))
+    log = Log(claim_result=claimed(attempts=2))
     _, broker, channel = await _handle(log, [AttemptResult(status=200)], attempt=3)
     assert channel.sent == 1
     assert log.records == [(DeliveryState.DELIVERED, 3, 200)]
@@ -182,3 +195,32 @@ async def test_malformed_job_is_dead_lettered() -> None:
     assert message.acked
     assert channel.sent == 0
     assert [(f.kind, f.channel) for f in broker_dead] == [(FailureKind.MALFORMED, "webhook")]
+
+
+async def test_a_cancelled_delivery_gives_its_claim_back() -> None:
+    """Shutdown or a lost connection cancels a send in flight: the claim is released, so the
+    redelivered job takes it over at once rather than racing another retry for it later."""
+
+    class Hanging:
+        async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    log = Log()
+    worker = ChannelWorker(
+        ChannelName.WEBHOOK,
+        Hanging(),
+        cast(DeliveryLog, log),
+        RetryPolicy(3, [1.0]),
+        cast(Publishers, Broker()),
+        clock=lambda: NOW,
+    )
+    message = Message()
+    task = asyncio.create_task(worker.handle(cast(RabbitMessage, message)))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert log.released == [GRANT]
+    assert log.records == []
+    assert not message.acked

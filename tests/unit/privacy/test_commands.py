@@ -10,7 +10,6 @@ from zumik_privacy.commands import (
     BadCommand,
     parse_command,
     read_identity,
-    subject_filter,
     subject_hash,
 )
 
@@ -82,14 +81,3 @@ def test_the_subject_hash_is_salted_and_ignores_case() -> None:
     assert first == subject_hash("erin@example.COM ", b"salt-a")
     assert first != subject_hash("erin@example.com", b"salt-b")
     assert re.fullmatch(r"[0-9a-f]{64}", first)
-
-
-def test_the_subject_filter_matches_the_address_literally() -> None:
-    query = subject_filter(PROJECT, "e.r+in@example.com")
-
-    pattern = query["contact_email"]["$regex"]
-    assert query["contact_email"]["$options"] == "i"
-    assert re.fullmatch(pattern, "E.R+IN@EXAMPLE.COM", re.IGNORECASE)
-    assert not re.fullmatch(pattern, "eXr+in@example.com", re.IGNORECASE)
-    assert not re.fullmatch(pattern, "other.e.r+in@example.com", re.IGNORECASE)
-    assert subject_filter(PROJECT, None) == {"project_id": PROJECT}

@@ -8,8 +8,8 @@ from typing import Any, cast
 
 import pytest
 from zumik_contracts.privacy import ExportReference, PrivacyScope
-from zumik_privacy.export_files import ExportUnavailable, _Assembler, file_header
-from zumik_privacy.exports import ChunkWriter
+from zumik_privacy_records.download import ExportUnavailable, _Assembler, file_header
+from zumik_privacy_records.exports import ChunkWriter
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.domain.errors import TicketClosed
-from zumik_api.domain.plans import sla_for
 from zumik_api.domain.tickets import Ticket
 from zumik_contracts.tickets import Priority, TicketStatus
 
@@ -21,8 +20,7 @@ def open_ticket(
 ) -> Ticket:
     ticket = Ticket.open(
         project_id="prj_test",
-        plan_tier=plan,  # type: ignore[arg-type]
-        sla=sla_for(plan),
+        plan=plan,  # type: ignore[arg-type]
         subject="Streaming cuts off",
         body="It broke.",
         priority=priority,
@@ -34,10 +32,7 @@ def open_ticket(
 
 
 def committed(ticket: Ticket) -> Ticket:
-    ticket.new_messages.clear()
-    ticket.new_history.clear()
-    ticket.new_events.clear()
-    ticket.dirty = False
+    ticket.mark_saved()
     return ticket
 
 
@@ -314,8 +309,7 @@ def test_next_sla_check_walks_warning_then_breach_then_nothing() -> None:
     opened = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     ticket = Ticket.open(
         project_id="prj_1",
-        plan_tier="enterprise",
-        sla=sla_for("enterprise"),
+        plan="enterprise",
         subject="Down",
         body="Production is down",
         priority="urgent",
@@ -335,8 +329,7 @@ def test_a_public_team_reply_stops_the_clock() -> None:
     opened = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     ticket = Ticket.open(
         project_id="prj_1",
-        plan_tier="pilot",
-        sla=sla_for("pilot"),
+        plan="pilot",
         subject="Question",
         body="How do I rotate keys?",
         priority="normal",

@@ -11,13 +11,14 @@ competing for SQLite's single write lock, whose busy handler sleeps for millisec
 import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
-Document = dict[str, Any]
+from zumik_store.mongo import Document
+
 # The server error code of a unique-index violation, as in a bulk write's per-document errors.
 DUPLICATE_KEY = 11000
 # Statements per bulk update. FerretDB 1.24 keeps one SQLite connection per statement until the

@@ -8,14 +8,17 @@ matches are read in `_id` order and deleted in `_id` ranges of a bounded size, a
 two again if even that is refused. MongoDB never takes that path.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure
 
-from zumik_store.batching import Document
+from zumik_store.mongo import Document
 
 RANGE_SIZE = 25_000
+# Values per `$in` (FerretDB scans the collection per query; fewer, larger queries are faster).
+IN_BATCH = 1000
 _TOO_MANY_VARIABLES = "too many SQL variables"
 
 
@@ -59,3 +62,20 @@ async def _delete_range(
     return await _delete_range(collection, query, ids[:middle]) + await _delete_range(
         collection, query, ids[middle:]
     )
+
+
+async def delete_where_in(
+    collection: AsyncCollection[Document],
+    query: dict[str, Any],
+    field: str,
+    values: Sequence[Any],
+    *,
+    batch: int = IN_BATCH,
+) -> int:
+    """Delete the matches of `query` whose `field` is one of `values`, `batch` values per query;
+    the number deleted."""
+    deleted = 0
+    for start in range(0, len(values), batch):
+        chunk = list(values[start : start + batch])
+        deleted += await delete_all(collection, {**query, field: {"$in": chunk}})
+    return deleted

@@ -4,30 +4,21 @@ and the billing messages it consumes. `python -m zumik_api.asyncapi > docs/async
 Queue types and dead-letter arguments are not in AsyncAPI; docs/events.md lists them.
 """
 
-import json
-
 from faststream.specification import AsyncAPI
+from zumik_messaging.asyncapi import render
 
-from zumik_api.adapters import mongo
-from zumik_api.adapters.events import EventPublisher, make_broker
-from zumik_api.adapters.locks import TicketLocks
-from zumik_api.adapters.projects import ProjectRepository
-from zumik_api.billing import subscribe_plan_changes
-from zumik_api.service.plans import PlanChanges
+from zumik_api.bootstrap import build_runtime
+from zumik_api.settings import Settings
 
 DOCUMENT_URL = "amqp://guest:guest@rabbitmq:5672/"
 DOCUMENT_DB = "mongodb://mongo:27017/zumik_support"
 
 
 def document() -> str:
-    """The document, serialised deterministically (FastStream's channel order is not)."""
-    broker = make_broker(DOCUMENT_URL)
-    EventPublisher(broker)
-    # The client connects lazily and is never used: only the subscriber's shape is read.
-    db = mongo.database(mongo.connect(DOCUMENT_DB))
-    subscribe_plan_changes(broker, PlanChanges(ProjectRepository(db), TicketLocks(db.ticket_locks)))
+    # The clients connect lazily and are never used: only the broker's declarations are read.
+    runtime = build_runtime(Settings(amqp_url=DOCUMENT_URL, mongodb_url=DOCUMENT_DB))
     spec = AsyncAPI(
-        broker,
+        runtime.broker,
         title="Zumik Support API: ticket events",
         version="1.0.0",
         description="Ticket events on the `zumik.support` topic exchange (routing key = event "
@@ -35,7 +26,7 @@ def document() -> str:
         "drop duplicates by the AMQP message_id (= event id). Also the `billing.plan_changed` "
         "messages the API consumes from `zumik.billing`.",
     ).to_specification()
-    return json.dumps(spec.to_jsonable(), indent=2, sort_keys=True) + "\n"
+    return render(spec.to_jsonable())
 
 
 if __name__ == "__main__":

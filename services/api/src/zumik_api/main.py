@@ -5,7 +5,7 @@ import logging
 
 import uvicorn
 
-from zumik_api.http.app import create_app
+from zumik_api.bootstrap import create_app
 from zumik_api.settings import get_settings
 
 

@@ -17,6 +17,13 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=256 * 1024, description="Larger bodies get 413.")
     idempotency_window_hours: int = 24
     ticket_lock_wait_seconds: float = 5.0
+    store_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=10,
+        description="The time limit of every MongoDB operation; below the ticket lease (15 s), "
+        "so that no write can land after the lease that protected it ran out.",
+    )
     auth_cache_seconds: float = Field(
         default=1.0,
         ge=0,

@@ -9,44 +9,45 @@ the whole topology (including the extra bindings a FastStream subscriber can't e
 declared before any consumer starts.
 """
 
-import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
-from faststream import AckPolicy, FastStream
+from faststream import AckPolicy
 from faststream._internal.context import Context as ContextField
-from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
+from faststream.rabbit import Channel, RabbitMessage
 from faststream.rabbit.message import RabbitMessage as ConsumedRabbitMessage
-from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from zumik_accounts.projects import Projects
 from zumik_contracts.topology import support_exchange
-from zumik_store.lifecycle import cancel_and_wait, every
+from zumik_deliveries.log import DeliveryLog
+from zumik_messaging.broker import confirming_broker
+from zumik_messaging.service import SPECIFICATION_URL, WorkerService
+from zumik_store import mongo
+from zumik_store.clock import utc_now
+from zumik_store.mongo import Document
+from zumik_tickets.reader import TicketReader
 
-from zumik_notifier import store, topology
+from zumik_notifier import topology
 from zumik_notifier.channels import NotificationChannel
-from zumik_notifier.channels.customer_email import CustomerEmailChannel, TicketReader
+from zumik_notifier.channels.customer_email import CustomerEmailChannel
 from zumik_notifier.channels.email import ResendEmailChannel
 from zumik_notifier.channels.resend import ResendClient
 from zumik_notifier.channels.webhook import OpsWebhookChannel
-from zumik_notifier.deliveries import DeliveryLog
 from zumik_notifier.messaging import Publishers
 from zumik_notifier.projects import ProjectNames
 from zumik_notifier.retry import RetryPolicy
 from zumik_notifier.settings import Settings, webhook_secret_key
-from zumik_notifier.store import Document
 from zumik_notifier.topology import ChannelName, Topology
-from zumik_notifier.worker import ChannelWorker, EventRouter, settle_on_error, utc_now
+from zumik_notifier.worker import ChannelWorker, EventRouter, settle_on_error
 
 log = logging.getLogger("zumik_notifier")
 
 VERSION = "0.1.0"
-# The AsyncAPI `servers` entry: fixed, so the committed document does not depend on where it ran.
-SPECIFICATION_URL = "amqp://rabbitmq:5672/"
 PURGE_EVERY_SECONDS = 3600.0
 
 
@@ -84,10 +85,9 @@ class _Resources:
     mongo: AsyncMongoClient[Document]
     http: httpx.AsyncClient
     workers: dict[ChannelName, ChannelWorker]
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-class Notifier:
+class Notifier(WorkerService):
     def __init__(
         self,
         settings: Settings,
@@ -98,20 +98,13 @@ class Notifier:
         self.settings = settings
         self.channels = tuple(channels)
         self.topology = Topology.from_settings(settings)
-        self.broker = RabbitBroker(
+        broker = confirming_broker(
             settings.amqp_url,
-            # Confirms + on_return_raises: a publish returns only once RabbitMQ took the message,
-            # and an unroutable one raises instead of vanishing.
-            default_channel=Channel(
-                publisher_confirms=True,
-                on_return_raises=True,
-                prefetch_count=settings.notifier_prefetch,
-            ),
-            timeout=settings.notifier_publish_timeout_seconds,
+            prefetch=settings.notifier_prefetch,
+            publish_timeout=settings.notifier_publish_timeout_seconds,
             # The service waits for RabbitMQ at start-up (retrying every second) instead of
             # exiting; in-process users (tests) want an error at once.
             fail_fast=not wait_for_broker,
-            reconnect_interval=1.0,
             # In-flight deliveries get to finish on stop; unfinished ones are redelivered.
             graceful_timeout=settings.notifier_http_timeout_seconds + 5.0,
             specification_url=SPECIFICATION_URL,
@@ -120,27 +113,23 @@ class Notifier:
             # DEBUG: the worker logs one line per decision and delivery outcome at INFO.
             log_level=logging.DEBUG,
         )
+        super().__init__(
+            broker,
+            title="Zumik Support notifier",
+            version=VERSION,
+            description=(
+                "Turns ticket events from `zumik.support` into team notifications "
+                "(Resend email and the signed ops webhook). Queue types and dead-letter "
+                "arguments are in docs/notifier.md."
+            ),
+            logger=log,
+        )
         self.publishers = Publishers(
             self.broker, self.topology, settings.notifier_publish_timeout_seconds
         )
         self._router = EventRouter(self.publishers, self.channels)
         self._resources: _Resources | None = None
         self._subscribe()
-        self.app = FastStream(
-            self.broker,
-            specification=AsyncAPI(
-                title="Zumik Support notifier",
-                version=VERSION,
-                description=(
-                    "Turns ticket events from `zumik.support` into team notifications "
-                    "(Resend email and the signed ops webhook). Queue types and dead-letter "
-                    "arguments are in docs/notifier.md."
-                ),
-            ),
-            on_startup=[self.open],
-            after_shutdown=[self.close],
-            logger=log,
-        )
 
     def _subscribe(self) -> None:
         @self.broker.subscriber(
@@ -189,12 +178,10 @@ class Notifier:
             raise RuntimeError("the notifier is not started")
         return self._resources.workers[channel]
 
-    async def open(self) -> None:
-        """Create the clients, connect, and declare the topology (FastStream's on_startup)."""
-        if self._resources is not None:
-            return
-        mongo = store.connect(self.settings.mongodb_url)
-        db = store.database(mongo)
+    async def open_resources(self) -> None:
+        """Create the clients, connect, and declare the topology."""
+        client = mongo.connect(self.settings.mongodb_url)
+        db = mongo.database(client)
         deliveries = DeliveryLog(
             db, timedelta(seconds=self.settings.notifier_delivery_lease_seconds)
         )
@@ -217,13 +204,9 @@ class Notifier:
             )
             for channel in self.channels
         }
-        self._resources = _Resources(mongo, http, workers)
-        try:
-            await self.broker.connect()
-            await topology.declare(self.broker, self.topology)
-        except BaseException:
-            await self.close()
-            raise
+        self._resources = _Resources(client, http, workers)
+        await self.broker.connect()
+        await topology.declare(self.broker, self.topology)
         try:
             await deliveries.ensure_indexes()
         except Exception as error:
@@ -231,13 +214,11 @@ class Notifier:
             # down now fails each delivery into a broker retry until it is back.
             log.warning("delivery log indexes not ensured: %s", type(error).__name__)
         retention = timedelta(days=self.settings.notifier_delivery_log_retention_days)
-        purge = every(
+        self.run_every(
             PURGE_EVERY_SECONDS,
             lambda: _purge_deliveries(deliveries, retention),
             "delivery log purge",
-            log,
         )
-        self._resources.tasks.append(asyncio.create_task(purge))
 
     def _sender(
         self, channel: ChannelName, http: httpx.AsyncClient, db: AsyncDatabase[Document]
@@ -256,7 +237,9 @@ class Notifier:
                 return CustomerEmailChannel(resend, TicketReader(db))
             assert settings.support_team_email is not None
             return ResendEmailChannel(
-                resend, recipient=settings.support_team_email, project_names=ProjectNames(db)
+                resend,
+                recipient=settings.support_team_email,
+                project_names=ProjectNames(Projects(db)),
             )
         assert settings.ops_webhook_url is not None
         assert settings.ops_webhook_secret is not None
@@ -266,30 +249,12 @@ class Notifier:
             key=webhook_secret_key(settings.ops_webhook_secret.get_secret_value()),
         )
 
-    async def close(self) -> None:
-        """Close the clients (FastStream's after_shutdown, once consumers have stopped)."""
+    async def close_resources(self) -> None:
         resources, self._resources = self._resources, None
         if resources is None:
             return
-        await cancel_and_wait(resources.tasks)
         await resources.http.aclose()
         await resources.mongo.close()
-
-    async def start(self) -> None:
-        """Open, then start consuming (what `app.run()` does, for in-process use)."""
-        await self.open()
-        try:
-            await self.broker.start()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def stop(self) -> None:
-        """Stop consuming (in-flight messages finish or get redelivered), then close."""
-        try:
-            await self.broker.stop()
-        finally:
-            await self.close()
 
 
 async def _purge_deliveries(deliveries: DeliveryLog, retention: timedelta) -> None:

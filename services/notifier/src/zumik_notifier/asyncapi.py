@@ -7,9 +7,11 @@ levels), whatever the environment says. Keys are sorted: FastStream's own channe
 memory addresses, and the committed file must not change when nothing did.
 """
 
-import json
 import sys
 from typing import Any
+
+from zumik_messaging.asyncapi import drop_unused_schemas
+from zumik_messaging.asyncapi import render as render_document
 
 from zumik_notifier.app import build_notifier
 from zumik_notifier.settings import Settings
@@ -39,14 +41,11 @@ def _describe_raw_payloads(spec: dict[str, Any]) -> None:
             components["messages"][component_ref.rsplit("/", 1)[-1]]["payload"] = dict(
                 _EVENT_SCHEMA_REF
             )
-    text = json.dumps(spec)
-    for name in list(components["schemas"]):
-        if f'"#/components/schemas/{name}"' not in text:
-            del components["schemas"][name]
+    drop_unused_schemas(spec)
 
 
 def render() -> str:
-    return json.dumps(generate(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return render_document(generate())
 
 
 def main() -> None:

@@ -101,11 +101,11 @@ class Publishers:
             for channel in ALL_CHANNELS
         }
         self._dead = broker.publisher(
-            exchange=topology.dead_letter_exchange,
+            exchange=topology.dead_letters.exchange,
             persist=True,
-            title=f"{topology.dead_letter_exchange.name}:dead-letter",
+            title=f"{topology.dead_letters.exchange.name}:dead-letter",
             description=(
-                f"A message given up on, into `{topology.dead_letter_queue.name}`: the original "
+                f"A message given up on, into `{topology.dead_letters.queue.name}`: the original "
                 f"body (a TicketEvent unless malformed) with `{FAILURE_REASON_HEADER}`."
             ),
             schema=TicketEvent,

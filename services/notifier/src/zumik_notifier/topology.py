@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
-from faststream.rabbit.schemas.queue import QuorumQueueArgs
 from zumik_contracts.topology import support_exchange
+from zumik_messaging.dead_letters import DeadLetters, at_least_once
 
 from zumik_notifier.settings import Settings
 
@@ -37,12 +37,6 @@ EVENTS_BINDING = "#"
 
 # Not `x-` prefixed: a headers exchange ignores `x-` headers unless bound with `all-with-x`.
 DELAY_HEADER = "zumik-delay"
-
-
-def _at_least_once() -> QuorumQueueArgs:
-    """Dead-lettering that loses nothing (RabbitMQ >= 3.10, quorum queues only): a message leaves
-    for the dead-letter exchange only once a target queue confirmed it. Needs reject-publish."""
-    return {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
 
 
 class ChannelName(StrEnum):
@@ -80,21 +74,20 @@ class Topology:
     work_queues: dict[ChannelName, RabbitQueue]
     delay_exchange: RabbitExchange
     delay_levels: tuple[DelayLevel, ...]
-    dead_letter_exchange: RabbitExchange
-    dead_letter_queue: RabbitQueue
+    dead_letters: DeadLetters
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Topology":
         prefix = settings.notifier_queue_prefix
-        dlx = RabbitExchange(f"{prefix}.dlx", type=ExchangeType.FANOUT, durable=True)
+        dead_letters = DeadLetters.named(
+            prefix, ttl_seconds=settings.notifier_dead_letter_ttl_seconds
+        )
         work = RabbitExchange(f"{prefix}.work", type=ExchangeType.DIRECT, durable=True)
-        consumed: QuorumQueueArgs = {
-            # Quorum queues have no delivery limit before RabbitMQ 4; set it so a message that
-            # keeps failing (e.g. RabbitMQ refusing our publishes) is dead-lettered, not looped.
-            "x-delivery-limit": settings.notifier_delivery_limit,
-            "x-dead-letter-exchange": dlx.name,
-            **_at_least_once(),
-        }
+        # A message that keeps failing (e.g. RabbitMQ refusing our publishes) is dead-lettered,
+        # not looped.
+        consumed = dead_letters.consumed_queue_arguments(
+            delivery_limit=settings.notifier_delivery_limit
+        )
         return cls(
             events_queue=RabbitQueue(
                 prefix,
@@ -125,19 +118,14 @@ class Topology:
                             "x-message-ttl": round(seconds * 1000),
                             # No x-dead-letter-routing-key: the channel's routing key is kept.
                             "x-dead-letter-exchange": work.name,
-                            **_at_least_once(),
+                            **at_least_once(),
                         },
                         bind_arguments={"x-match": "all", DELAY_HEADER: delay_label(seconds)},
                     ),
                 )
                 for seconds in settings.notifier_retry_delays
             ),
-            dead_letter_exchange=dlx,
-            dead_letter_queue=RabbitQueue(
-                f"{prefix}.dead",
-                queue_type=QueueType.QUORUM,
-                arguments={"x-message-ttl": settings.notifier_dead_letter_ttl_seconds * 1000},
-            ),
+            dead_letters=dead_letters,
         )
 
     @property
@@ -147,13 +135,13 @@ class Topology:
             self.events_queue,
             *self.work_queues.values(),
             *(level.queue for level in self.delay_levels),
-            self.dead_letter_queue,
+            self.dead_letters.queue,
         ]
 
     @property
     def exchanges(self) -> list[RabbitExchange]:
         """Every exchange the notifier owns; `zumik.support` is shared and not among them."""
-        return [self.work_exchange, self.delay_exchange, self.dead_letter_exchange]
+        return [self.work_exchange, self.delay_exchange, self.dead_letters.exchange]
 
 
 async def declare(broker: RabbitBroker, topology: Topology) -> None:
@@ -165,10 +153,7 @@ async def declare(broker: RabbitBroker, topology: Topology) -> None:
     support = await broker.declare_exchange(support_exchange)
     work = await broker.declare_exchange(topology.work_exchange)
     delay = await broker.declare_exchange(topology.delay_exchange)
-    dlx = await broker.declare_exchange(topology.dead_letter_exchange)
-
-    dead = await broker.declare_queue(topology.dead_letter_queue)
-    await dead.bind(dlx, routing_key="")
+    await topology.dead_letters.declare(broker)
 
     events = await broker.declare_queue(topology.events_queue)
     await events.bind(support, routing_key=EVENTS_BINDING)

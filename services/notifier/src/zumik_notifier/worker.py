@@ -14,29 +14,25 @@ Logs carry ids, event types, channels, outcomes and statuses: never addresses, s
 URLs or secrets.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from faststream.rabbit import RabbitMessage
 from pymongo.errors import PyMongoError
 from zumik_contracts.events import TicketEvent
+from zumik_deliveries.log import ClaimOutcome, DeliveryLog, DeliveryState
+from zumik_store.clock import Clock, utc_now
+from zumik_store.lease import Grant
 
 from zumik_notifier.channels import AttemptResult, NotificationChannel
-from zumik_notifier.deliveries import ClaimOutcome, DeliveryLog, DeliveryState
 from zumik_notifier.events import MalformedEvent, parse_event, wanted_by
 from zumik_notifier.messaging import ATTEMPT_HEADER, Failure, FailureKind, Publishers
 from zumik_notifier.retry import Decision, RetryPolicy, Verdict
 from zumik_notifier.topology import ChannelName
 
 log = logging.getLogger("zumik_notifier")
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def settle_on_error(message: RabbitMessage, handle: Callable[[], Awaitable[None]]) -> None:
@@ -134,7 +130,7 @@ class ChannelWorker:
             return
         attempt = attempt_number(message.headers)
         try:
-            claim = await self._deliveries.claim(event, self.channel, self._clock())
+            claim = await self._deliveries.claim(event, self.channel)
         except PyMongoError:
             # Without the log there is no knowing whether it was sent already, so it is not sent
             # now. It counts as an attempt: a long store outage ends in the DLQ, not a loop.
@@ -156,14 +152,35 @@ class ChannelWorker:
             await self._publishers.retry(self.channel, event, message.body, attempt, delay)
             self._log(event, f"busy elsewhere, looking again in {delay:g}s", attempt)
         else:
-            result = await self._sender.send(event, message.body)
+            assert claim.grant is not None
+            result = await self._send(event, message.body, claim.grant)
             decision = self._policy.decide(result, attempt)
-            await self._record(event, claim.attempts + 1, result, decision)
+            await self._record(event, claim.grant, claim.attempts + 1, result, decision)
             await self._conclude(event, message.body, attempt, result, decision)
         await message.ack()
 
+    async def _send(self, event: TicketEvent, body: bytes, grant: Grant) -> AttemptResult:
+        """One attempt. Cancelled (shutdown, a lost connection), it gives the delivery back, so
+        the redelivered message sends it once instead of waiting for the claim to expire and
+        racing another retry for it."""
+        try:
+            return await self._sender.send(event, body)
+        except asyncio.CancelledError:
+            try:
+                await asyncio.shield(self._deliveries.release(grant))
+            except Exception as error:  # the claim then expires on its own
+                log.warning(
+                    "%s delivery %s not released: %s", self.channel, event.id, type(error).__name__
+                )
+            raise
+
     async def _record(
-        self, event: TicketEvent, attempts: int, result: AttemptResult, decision: Decision
+        self,
+        event: TicketEvent,
+        grant: Grant,
+        attempts: int,
+        result: AttemptResult,
+        decision: Decision,
     ) -> None:
         state = {
             Verdict.DELIVERED: DeliveryState.DELIVERED,
@@ -171,13 +188,11 @@ class ChannelWorker:
         }.get(decision.verdict, DeliveryState.DEAD_LETTERED)
         try:
             await self._deliveries.record(
-                event.id,
-                self.channel,
+                grant,
                 state=state,
                 attempts=attempts,
                 last_status=result.status,
                 last_error=result.error,
-                now=self._clock(),
             )
         except PyMongoError as error:
             # The attempt happened and is not undone. The entry stays claimed until its lease

@@ -9,27 +9,25 @@ topology (including the second routing key a FastStream subscriber can't bind) i
 the consumer starts.
 """
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
-from faststream import AckPolicy, FastStream
-from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
-from faststream.specification import AsyncAPI
+from faststream import AckPolicy
+from faststream.rabbit import Channel, RabbitMessage
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters import mongo
-from zumik_api.adapters.locks import TicketLocks
-from zumik_api.adapters.mongo import Document
-from zumik_api.clock import Clock, utc_now
-from zumik_store.lifecycle import cancel_and_wait, every
+from zumik_messaging.broker import confirming_broker
+from zumik_messaging.service import SPECIFICATION_URL, WorkerService
+from zumik_privacy_records.exports import SweepResult
+from zumik_store import mongo
+from zumik_store.clock import Clock, utc_now
+from zumik_store.mongo import Document
 
-from zumik_privacy import store, topology
-from zumik_privacy.claims import ClaimStore
+from zumik_privacy import topology
 from zumik_privacy.erasure import Eraser
-from zumik_privacy.exports import Exporter, ExportSweeper, SweepResult
+from zumik_privacy.exports import Exporter
 from zumik_privacy.handling import CommandHandler, CommandProcessor, RetryPolicy
+from zumik_privacy.owners import Owners
 from zumik_privacy.results import ResultPublisher
 from zumik_privacy.settings import Settings
 from zumik_privacy.topology import Topology
@@ -37,9 +35,9 @@ from zumik_privacy.topology import Topology
 log = logging.getLogger("zumik_privacy")
 
 VERSION = "1.0.0"
-# The AsyncAPI `servers` entry: fixed, so the committed document does not depend on where it ran.
-SPECIFICATION_URL = "amqp://rabbitmq:5672/"
-ERASURE_LEASE = timedelta(seconds=60)
+# Long deletes (a large project's tickets, a collection scan on FerretDB) get this long; still
+# below the erasure's 60 s ticket leases.
+STORE_TIMEOUT_SECONDS = 30.0
 
 
 async def _raw_body(message: RabbitMessage) -> bytes:
@@ -53,50 +51,40 @@ class _Resources:
     """What exists only while the service runs, bound to the running event loop."""
 
     mongo: AsyncMongoClient[Document]
-    db: AsyncDatabase[Document]
+    owners: Owners
     handler: CommandHandler
-    sweeper: ExportSweeper
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-class PrivacyService:
+class PrivacyService(WorkerService):
     def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.clock = clock
         self.topology = Topology.from_settings(settings)
-        self.broker = RabbitBroker(
+        broker = confirming_broker(
             settings.amqp_url,
-            # Confirms: a publish returns only once RabbitMQ took the message. Results are
-            # published with mandatory=False, so nothing is returned to raise about.
-            default_channel=Channel(publisher_confirms=True, on_return_raises=True),
-            timeout=settings.privacy_publish_timeout_seconds,
-            reconnect_interval=1.0,
+            publish_timeout=settings.privacy_publish_timeout_seconds,
             # A command in progress gets this long to finish on stop; otherwise it is
             # redelivered and resumes from its claim.
             graceful_timeout=30.0,
             specification_url=SPECIFICATION_URL,
             logger=logging.getLogger("zumik_privacy.broker"),
         )
+        super().__init__(
+            broker,
+            title="Zumik Support privacy service",
+            version=VERSION,
+            description=(
+                "Data export and erasure commands on the `zumik.privacy` topic exchange, "
+                "and their results. Queue types, delivery limit and dead-lettering are in "
+                "docs/privacy.md."
+            ),
+            logger=log,
+        )
         self.results = ResultPublisher(
             self.broker, self.topology, settings.privacy_publish_timeout_seconds
         )
         self._resources: _Resources | None = None
         self._subscribe()
-        self.app = FastStream(
-            self.broker,
-            specification=AsyncAPI(
-                title="Zumik Support privacy service",
-                version=VERSION,
-                description=(
-                    "Data export and erasure commands on the `zumik.privacy` topic exchange, "
-                    "and their results. Queue types, delivery limit and dead-lettering are in "
-                    "docs/privacy.md."
-                ),
-            ),
-            on_startup=[self.open],
-            after_shutdown=[self.close],
-            logger=log,
-        )
 
     def _subscribe(self) -> None:
         @self.broker.subscriber(
@@ -123,18 +111,15 @@ class PrivacyService:
             raise RuntimeError("the privacy service is not started")
         return self._resources
 
-    async def open(self) -> None:
-        """Create the clients, connect, and declare the topology (FastStream's on_startup)."""
-        if self._resources is not None:
-            return
+    async def open_resources(self) -> None:
         settings = self.settings
-        client = mongo.connect(settings.mongodb_url)
-        db = mongo.database(client)
+        client = mongo.connect(settings.mongodb_url, timeout_seconds=STORE_TIMEOUT_SECONDS)
+        owners = Owners.on(mongo.database(client), settings, self.clock)
         self._resources = _Resources(
             mongo=client,
-            db=db,
+            owners=owners,
             handler=CommandHandler(
-                build_processor(db, settings, self.clock),
+                build_processor(owners, settings, self.clock),
                 self.results,
                 RetryPolicy(
                     settings.privacy_delivery_limit,
@@ -142,69 +127,40 @@ class PrivacyService:
                     settings.privacy_retry_backoff_max_seconds,
                 ),
             ),
-            sweeper=ExportSweeper(db, self.clock),
         )
-        try:
-            await store.ensure_indexes(db)
-            await self.broker.connect()
-            await topology.declare(self.broker, self.topology)
-        except BaseException:
-            await self.close()
-            raise
+        await owners.ensure_indexes()
+        await self.broker.connect()
+        await topology.declare(self.broker, self.topology)
         if settings.privacy_subject_salt is None:
             log.warning(
                 "PRIVACY_SUBJECT_SALT is not set: subject hashes use a development salt. "
                 "Set a secret one in production."
             )
-        sweep = every(
-            self.settings.privacy_sweep_every_seconds,
-            self.sweep_expired_exports,
-            "export sweep",
-            log,
+        self.run_every(
+            settings.privacy_sweep_every_seconds, self.sweep_expired_exports, "export sweep"
         )
-        self._resources.tasks.append(asyncio.create_task(sweep))
 
-    async def close(self) -> None:
-        """Close the clients (FastStream's after_shutdown, once the consumer has stopped)."""
+    async def close_resources(self) -> None:
         resources, self._resources = self._resources, None
-        if resources is None:
-            return
-        await cancel_and_wait(resources.tasks)
-        await resources.mongo.close()
-
-    async def start(self) -> None:
-        """Open, then start consuming (what `app.run()` does, for in-process use)."""
-        await self.open()
-        try:
-            await self.broker.start()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def stop(self) -> None:
-        """Stop consuming (a command in progress finishes or is redelivered), then close."""
-        try:
-            await self.broker.stop()
-        finally:
-            await self.close()
+        if resources is not None:
+            await resources.mongo.close()
 
     async def sweep_expired_exports(self) -> SweepResult:
-        return await self._running().sweeper.sweep()
+        result = await self._running().owners.records.sweep_expired()
+        if result.exports or result.chunks:
+            log.info("deleted %d expired exports (%d chunks)", result.exports, result.chunks)
+        return result
 
 
 def build_privacy(settings: Settings, clock: Clock = utc_now) -> PrivacyService:
     return PrivacyService(settings, clock)
 
 
-def build_processor(
-    db: AsyncDatabase[Document], settings: Settings, clock: Clock = utc_now
-) -> CommandProcessor:
+def build_processor(owners: Owners, settings: Settings, clock: Clock = utc_now) -> CommandProcessor:
     """What runs a command, without RabbitMQ (the service's handler, and the benchmarks)."""
-    lease = timedelta(seconds=settings.privacy_claim_lease_seconds)
     return CommandProcessor(
         Exporter(
-            db,
-            ClaimStore(db[store.EXPORTS], lease=lease, clock=clock),
+            owners,
             subject_salt=settings.subject_salt,
             retention=timedelta(hours=settings.privacy_export_retention_hours),
             chunk_size=settings.privacy_export_chunk_bytes,
@@ -212,16 +168,7 @@ def build_processor(
             clock=clock,
         ),
         Eraser(
-            db,
-            ClaimStore(db[store.RECEIPTS], lease=lease, clock=clock),
-            TicketLocks(
-                db[store.TICKET_LOCKS],
-                # Held across a batch's delete, which is a collection scan on FerretDB: longer
-                # than the API's 15 s, so a slow store can't let a lease lapse mid-delete.
-                ttl=ERASURE_LEASE,
-                wait_seconds=settings.privacy_ticket_lock_wait_seconds,
-                clock=clock,
-            ),
+            owners,
             subject_salt=settings.subject_salt,
             max_passes=settings.privacy_erase_max_passes,
             settle=timedelta(seconds=settings.privacy_erase_settle_seconds),

@@ -7,11 +7,11 @@ whatever the environment says. Keys are sorted: FastStream's own channel order d
 addresses, and the committed file must not change when nothing did.
 """
 
-import json
 import sys
 from typing import Any
 
 from zumik_contracts.privacy import COMMAND_ROUTING_KEYS, PrivacyCommand
+from zumik_messaging.asyncapi import render as render_document
 
 from zumik_privacy.app import build_privacy
 from zumik_privacy.settings import Settings
@@ -47,22 +47,15 @@ def _describe_command_payload(spec: dict[str, Any], channel: str) -> None:
 def _describe_command_queue(spec: dict[str, Any], channel: str, topology: Topology) -> None:
     """FastStream binds one routing key and leaves out queue types and arguments."""
     spec["operations"][channel]["bindings"]["amqp"]["cc"] = list(COMMAND_ROUTING_KEYS)
-    queue = topology.commands_queue
-    dead = topology.dead_letter_queue
     spec["channels"][channel]["x-zumik-queue"] = {
         "type": "quorum",
-        "arguments": dict(queue.arguments or {}),
-        "dead-letter-exchange": {"name": topology.dead_letter_exchange.name, "type": "fanout"},
-        "dead-letter-queue": {
-            "name": dead.name,
-            "type": "quorum",
-            "arguments": dict(dead.arguments or {}),
-        },
+        "arguments": dict(topology.commands_queue.arguments or {}),
+        **topology.dead_letters.describe(),
     }
 
 
 def render() -> str:
-    return json.dumps(generate(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return render_document(generate())
 
 
 def main() -> None:

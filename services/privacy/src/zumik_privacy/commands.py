@@ -130,15 +130,6 @@ def command_identity(command: PrivacyCommand, scope: PrivacyScope) -> dict[str, 
     }
 
 
-def subject_filter(project_id: str, email: str | None) -> dict[str, Any]:
-    """The project's tickets, or only the data subject's (case-insensitively: an address is
-    typed in many casings, and erasure must rather catch too much of one person than miss)."""
-    query: dict[str, Any] = {"project_id": project_id}
-    if email is not None:
-        query["contact_email"] = {"$regex": f"^{re.escape(email.strip())}$", "$options": "i"}
-    return query
-
-
 def reused_request_id(command: PrivacyCommand) -> BadCommand:
     return BadCommand(
         "request_id_reused",

@@ -14,8 +14,8 @@ and the command's sender also gets its reply).
 from dataclasses import dataclass
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
-from faststream.rabbit.schemas.queue import QuorumQueueArgs
 from zumik_contracts.privacy import COMMAND_ROUTING_KEYS
+from zumik_messaging.dead_letters import DeadLetters
 
 from zumik_privacy.settings import Settings
 
@@ -24,13 +24,14 @@ from zumik_privacy.settings import Settings
 class Topology:
     exchange: RabbitExchange
     commands_queue: RabbitQueue
-    dead_letter_exchange: RabbitExchange
-    dead_letter_queue: RabbitQueue
+    dead_letters: DeadLetters
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Topology":
         prefix = settings.privacy_queue_prefix
-        dlx = RabbitExchange(f"{prefix}.dlx", type=ExchangeType.FANOUT, durable=True)
+        dead_letters = DeadLetters.named(
+            prefix, ttl_seconds=settings.privacy_dead_letter_ttl_seconds
+        )
         return cls(
             exchange=RabbitExchange(
                 settings.privacy_exchange, type=ExchangeType.TOPIC, durable=True
@@ -40,37 +41,22 @@ class Topology:
                 f"{prefix}.commands",
                 queue_type=QueueType.QUORUM,
                 routing_key=COMMAND_ROUTING_KEYS[0],
-                arguments=commands_queue_arguments(settings, dlx.name),
+                # Without a delivery limit, a command that crashes the service every time
+                # would be redelivered forever.
+                arguments=dead_letters.consumed_queue_arguments(
+                    delivery_limit=settings.privacy_delivery_limit
+                ),
             ),
-            dead_letter_exchange=dlx,
-            dead_letter_queue=RabbitQueue(
-                f"{prefix}.dead",
-                queue_type=QueueType.QUORUM,
-                arguments={"x-message-ttl": settings.privacy_dead_letter_ttl_seconds * 1000},
-            ),
+            dead_letters=dead_letters,
         )
 
     @property
     def queues(self) -> list[RabbitQueue]:
-        return [self.commands_queue, self.dead_letter_queue]
+        return [self.commands_queue, self.dead_letters.queue]
 
     @property
     def exchanges(self) -> list[RabbitExchange]:
-        return [self.exchange, self.dead_letter_exchange]
-
-
-def commands_queue_arguments(settings: Settings, dead_letter_exchange: str) -> QuorumQueueArgs:
-    return {
-        # Quorum queues have no delivery limit before RabbitMQ 4: without one, a command that
-        # crashes the service every time would be redelivered forever.
-        "x-delivery-limit": settings.privacy_delivery_limit,
-        "x-dead-letter-exchange": dead_letter_exchange,
-        # Dead-lettering moves a message only once the dead-letter queue confirmed it, so a
-        # rejected command is never lost in between (quorum queues, RabbitMQ >= 3.10; it
-        # requires reject-publish overflow).
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
-    }
+        return [self.exchange, self.dead_letters.exchange]
 
 
 async def declare(broker: RabbitBroker, topology: Topology) -> None:
@@ -80,9 +66,7 @@ async def declare(broker: RabbitBroker, topology: Topology) -> None:
     restores them on reconnect.
     """
     exchange = await broker.declare_exchange(topology.exchange)
-    dlx = await broker.declare_exchange(topology.dead_letter_exchange)
-    dead = await broker.declare_queue(topology.dead_letter_queue)
-    await dead.bind(dlx, routing_key="")
+    await topology.dead_letters.declare(broker)
     commands = await broker.declare_queue(topology.commands_queue)
     for routing_key in COMMAND_ROUTING_KEYS:
         await commands.bind(exchange, routing_key=routing_key)

@@ -1,4 +1,6 @@
-"""Business-time arithmetic for first-response SLA clocks.
+"""Business-time arithmetic: calendar time that counts only while support is open.
+
+The SLA policy that uses it (which tier gets how long) is in `sla.py`.
 
 A :class:`BusinessCalendar` describes when support is "open": an IANA time zone, weekly
 opening hours (zero or more intervals per weekday) and holidays (whole local dates closed).
@@ -35,17 +37,6 @@ UtcInterval = tuple[datetime, datetime]
 
 _NINE_TO_FIVE: DayHours = ((time(9, 0), time(17, 0)),)
 DEFAULT_WEEKLY_HOURS: WeeklyHours = (_NINE_TO_FIVE,) * 5 + ((), ())
-
-# "1 business day" is a fixed 8 business hours, independent of how long a calendar's days are,
-# so the same tier promises the same amount of attention on every calendar.
-BUSINESS_DAY = timedelta(hours=8)
-PRIORITY_TARGET = timedelta(hours=4)
-ENTERPRISE_URGENT_TARGET = timedelta(hours=4)  # clock time, 24/7
-_BUSINESS_TARGETS = {
-    "standard": BUSINESS_DAY,
-    "priority": PRIORITY_TARGET,
-    "enterprise": PRIORITY_TARGET,  # non-urgent enterprise tickets share the priority target
-}
 
 _ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
@@ -190,41 +181,6 @@ class BusinessCalendar:
             if closes > opens:
                 result.append((opens, closes))
         return tuple(result)
-
-
-def first_response_due_at(
-    tier: str, priority: str, opened_at: datetime, calendar: BusinessCalendar
-) -> datetime | None:
-    """First-response deadline (UTC) for a ticket, or ``None`` when the tier has no target.
-
-    community: none; standard: 1 business day (``BUSINESS_DAY`` = 8 business hours);
-    priority: 4 business hours; enterprise: 4 clock hours (24/7) for urgent tickets,
-    otherwise 4 business hours.  Unknown tiers raise ``ValueError``.
-    """
-    if tier == "community":
-        return None
-    if sla_uses_clock_time(tier, priority):
-        return _to_utc(opened_at, "opened_at") + ENTERPRISE_URGENT_TARGET
-    target = _BUSINESS_TARGETS.get(tier)
-    if target is None:
-        raise ValueError(f"unknown tier {tier!r}")
-    return calendar.add_business_time(opened_at, target)
-
-
-def sla_uses_clock_time(tier: str, priority: str) -> bool:
-    """Whether the first-response target for ``tier``/``priority`` runs on clock time (24/7)."""
-    return tier == "enterprise" and priority == "urgent"
-
-
-def warning_at(
-    opened_at: datetime, due_at: datetime, calendar: BusinessCalendar, clock_time: bool
-) -> datetime:
-    """Instant (UTC) at which 80 % of the SLA time between ``opened_at`` and ``due_at`` is used."""
-    if clock_time:
-        opened = _to_utc(opened_at, "opened_at")
-        return opened + (_to_utc(due_at, "due_at") - opened) * 0.8
-    budget = calendar.business_time_between(opened_at, due_at)
-    return calendar.add_business_time(opened_at, budget * 0.8)
 
 
 def _to_utc(moment: datetime, name: str) -> datetime:

@@ -28,3 +28,7 @@ class ThreadTooLong(DomainError):
             f"This ticket has reached its limit of {limit} messages. "
             "Please open a new ticket and mention this one in it.",
         )
+
+
+class TicketNotFound(Exception):
+    """No such ticket in this scope (another project's ticket looks exactly the same)."""

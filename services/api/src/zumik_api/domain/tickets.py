@@ -17,48 +17,30 @@ event, so they never reach the customer or the ops channels.
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from zumik_contracts import ids
 from zumik_contracts.events import EventType, MessageRef, TicketEvent, TicketEventData, preview
-from zumik_contracts.tickets import Author, Plan, Priority, Sla, TicketStatus
-
-from zumik_api.domain.business_time import (
-    BusinessCalendar,
-    first_response_due_at,
-    sla_uses_clock_time,
-    warning_at,
+from zumik_contracts.staff import TicketChange
+from zumik_contracts.tickets import (
+    Author,
+    Plan,
+    Priority,
+    Sla,
+    ThreadMessage,
+    TicketStatus,
+    sla_breached,
 )
+
+from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.domain.errors import ThreadTooLong, TicketClosed
+from zumik_api.domain.sla import first_response_clock, sla_for
 
 # A thread lives in its ticket's document (one atomic write per change), so it is bounded well
 # below MongoDB's 16 MB document limit: 500 messages of at most 20,000 characters.
 MAX_MESSAGES = 500
 REOPENED_BY_CUSTOMER_REPLY: frozenset[TicketStatus] = frozenset({"pending", "resolved"})
-
-
-def sla_breached(due_at: datetime | None, answered_at: datetime | None, now: datetime) -> bool:
-    """Breached when the first response came, or still has not come, after the due time."""
-    return due_at is not None and (answered_at or now) > due_at
-
-
-@dataclass
-class Message:
-    id: str
-    author: Author
-    body: str
-    created_at: datetime
-    internal: bool = False
-
-
-@dataclass
-class Change:
-    """One entry of the ticket's history, shown to the team."""
-
-    field: str
-    old: str | None
-    new: str | None
-    by: str
-    at: datetime
+ChangedField = Literal["status", "priority", "assignee"]
 
 
 @dataclass
@@ -71,7 +53,6 @@ class Ticket:
     plan_tier: Plan
     sla: Sla
     contact_email: str | None
-    messages: list[Message]
     created_at: datetime
     updated_at: datetime
     first_response_due_at: datetime | None = None
@@ -80,20 +61,20 @@ class Ticket:
     sla_warning_emitted: bool = False
     sla_breach_emitted: bool = False
     assignee: str | None = None
-    history: list[Change] = field(default_factory=list)
+    messages: list[ThreadMessage] = field(default_factory=list)
+    history: list[TicketChange] = field(default_factory=list)
     # What this unit of work changed, for the repository to write in one document update.
-    new_messages: list[Message] = field(default_factory=list)
-    new_history: list[Change] = field(default_factory=list)
-    new_events: list[TicketEvent] = field(default_factory=list)
-    dirty: bool = False
+    new_messages: list[ThreadMessage] = field(default_factory=list, init=False, repr=False)
+    new_history: list[TicketChange] = field(default_factory=list, init=False, repr=False)
+    new_events: list[TicketEvent] = field(default_factory=list, init=False, repr=False)
+    dirty: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def open(
         cls,
         *,
         project_id: str,
-        plan_tier: Plan,
-        sla: Sla,
+        plan: Plan,
         subject: str,
         body: str,
         priority: Priority,
@@ -101,16 +82,16 @@ class Ticket:
         now: datetime,
         calendar: BusinessCalendar,
     ) -> "Ticket":
+        """A new ticket, with the SLA the project's plan buys today snapshotted onto it."""
         ticket = cls(
             id=ids.new_id(ids.TICKET),
             project_id=project_id,
             subject=subject,
             priority=priority,
             status="open",
-            plan_tier=plan_tier,
-            sla=sla,
+            plan_tier=plan,
+            sla=sla_for(plan),
             contact_email=contact_email,
-            messages=[],
             created_at=now,
             updated_at=now,
         )
@@ -121,7 +102,9 @@ class Ticket:
 
     # -- what the customer and the team do ---------------------------------------------------
 
-    def reply(self, author: Author, body: str, now: datetime, *, internal: bool = False) -> Message:
+    def reply(
+        self, author: Author, body: str, now: datetime, *, internal: bool = False
+    ) -> ThreadMessage:
         self._ensure_open_to_change()
         if len(self.messages) >= MAX_MESSAGES:
             raise ThreadTooLong(MAX_MESSAGES)
@@ -159,10 +142,16 @@ class Ticket:
             self._note_change("assignee", self.assignee, assignee, by, now)
             self.assignee = assignee
 
-    # -- the SLA clock -------------------------------------------------------------------------
+    # -- what the thread and the queue show ----------------------------------------------------
 
-    def sla_breached(self, now: datetime) -> bool:
-        return sla_breached(self.first_response_due_at, self.first_responded_at, now)
+    @property
+    def message_count(self) -> int:
+        """Public messages: what the customer's thread has."""
+        return sum(1 for m in self.messages if not m.internal)
+
+    @property
+    def last_public_author(self) -> Author | None:
+        return next((m.author for m in reversed(self.messages) if not m.internal), None)
 
     @property
     def awaiting_team(self) -> bool:
@@ -171,10 +160,15 @@ class Ticket:
             return True
         return self.status == "pending" and self.last_public_author == "customer"
 
+    # -- the SLA clock -------------------------------------------------------------------------
+
+    def sla_breached(self, now: datetime) -> bool:
+        return sla_breached(self.first_response_due_at, self.first_responded_at, now)
+
     @property
-    def last_public_author(self) -> Author | None:
-        public = [m for m in self.messages if not m.internal]
-        return public[-1].author if public else None
+    def first_response_late(self) -> bool:
+        """The first response came, after the due time."""
+        return self.first_responded_at is not None and self.sla_breached(self.first_responded_at)
 
     def emit_due_sla_events(self, now: datetime) -> None:
         """Record `ticket.sla_warning` and `ticket.sla_breached`, each at most once per ticket."""
@@ -204,29 +198,26 @@ class Ticket:
     def changed(self) -> bool:
         return self.dirty or bool(self.new_events or self.new_messages or self.new_history)
 
+    def mark_saved(self) -> None:
+        self.new_messages.clear()
+        self.new_history.clear()
+        self.new_events.clear()
+        self.dirty = False
+
     # -- internals -----------------------------------------------------------------------------
 
     def _schedule_first_response(self, calendar: BusinessCalendar) -> None:
-        due = first_response_due_at(self.sla.tier, self.priority, self.created_at, calendar)
-        self.first_response_due_at = due
-        self.sla_warning_at = (
-            None
-            if due is None
-            else warning_at(
-                self.created_at,
-                due,
-                calendar,
-                clock_time=sla_uses_clock_time(self.sla.tier, self.priority),
-            )
-        )
+        clock = first_response_clock(self.sla.tier, self.priority, self.created_at, calendar)
+        self.first_response_due_at = None if clock is None else clock.due_at
+        self.sla_warning_at = None if clock is None else clock.warning_at
         self.dirty = True
 
     def _ensure_open_to_change(self) -> None:
         if self.status == "closed":
             raise TicketClosed
 
-    def _append(self, author: Author, body: str, now: datetime, *, internal: bool) -> Message:
-        message = Message(
+    def _append(self, author: Author, body: str, now: datetime, *, internal: bool) -> ThreadMessage:
+        message = ThreadMessage(
             id=ids.new_id(ids.MESSAGE), author=author, body=body, created_at=now, internal=internal
         )
         self.messages.append(message)
@@ -242,9 +233,9 @@ class Ticket:
         self._record("ticket.status_changed", now, previous_status=previous)
 
     def _note_change(
-        self, name: str, old: str | None, new: str | None, by: str, now: datetime
+        self, name: ChangedField, old: str | None, new: str | None, by: str, now: datetime
     ) -> None:
-        change = Change(field=name, old=old, new=new, by=by, at=now)
+        change = TicketChange(field=name, old=old, new=new, by=by, at=now)
         self.history.append(change)
         self.new_history.append(change)
         self.updated_at = now
@@ -254,7 +245,7 @@ class Ticket:
         event_type: EventType,
         now: datetime,
         *,
-        message: Message | None = None,
+        message: ThreadMessage | None = None,
         previous_status: TicketStatus | None = None,
     ) -> None:
         data = TicketEventData(

@@ -1,25 +1,53 @@
-"""Request dependencies: the container, and the project an API key belongs to."""
+"""Request dependencies: one per use case, and the caller a credential stands for.
 
+The use cases are built once by the composition root (`zumik_api.bootstrap`) and kept on the
+app's state; routes receive them through these `Annotated` dependencies. Every dependency here is
+`async`: FastAPI runs a synchronous one on its thread pool, a thread hop per request.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from zumik_api.adapters.projects import looks_like_api_key
-from zumik_api.container import Container
 from zumik_api.http.errors import ApiError
+from zumik_api.service.access import Access
+from zumik_api.service.idempotency import IdempotentRequests
+from zumik_api.service.ports import Customer, TeamMember
+from zumik_api.service.tickets import TicketService
 
-_bearer = HTTPBearer(auto_error=False, description="A project API key: `zsk_...`.")
+_customer_bearer = HTTPBearer(auto_error=False, description="A project API key: `zsk_...`.")
+_staff_bearer = HTTPBearer(
+    auto_error=False, scheme_name="StaffToken", description="A Zumik team token: `zst_...`."
+)
 
 
-async def get_container(request: Request) -> Container:
-    """Async on purpose: FastAPI runs a sync dependency on its thread pool, a thread hop per
-    request."""
-    container: Container = request.app.state.container
-    return container
+async def _tickets(request: Request) -> TicketService:
+    service: TicketService = request.app.state.tickets
+    return service
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+async def _access(request: Request) -> Access:
+    access: Access = request.app.state.access
+    return access
+
+
+async def _idempotent(request: Request) -> IdempotentRequests:
+    idempotent: IdempotentRequests = request.app.state.idempotent
+    return idempotent
+
+
+async def _clock(request: Request) -> Callable[[], datetime]:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock
+
+
+TicketsDep = Annotated[TicketService, Depends(_tickets)]
+AccessDep = Annotated[Access, Depends(_access)]
+IdempotentDep = Annotated[IdempotentRequests, Depends(_idempotent)]
+ClockDep = Annotated[Callable[[], datetime], Depends(_clock)]
 
 
 def unauthorized(code: str, message: str) -> ApiError:
@@ -32,21 +60,34 @@ def unauthorized(code: str, message: str) -> ApiError:
     )
 
 
-async def project_id(
-    container: ContainerDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
+async def _customer(
+    access: AccessDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_customer_bearer)],
+) -> Customer:
     if credentials is None:
         raise unauthorized(
             "missing_api_key",
             "No API key provided. Send it as `Authorization: Bearer <api key>`.",
         )
-    if not looks_like_api_key(credentials.credentials):
+    if not access.key_is_well_formed(credentials.credentials):
         raise unauthorized("malformed_api_key", "The API key is malformed.")
-    found = await container.projects.project_id_for_key(credentials.credentials)
-    if found is None:
+    customer = await access.customer(credentials.credentials)
+    if customer is None:
         raise unauthorized("invalid_api_key", "The API key is not valid.")
-    return found
+    return customer
 
 
-ProjectIdDep = Annotated[str, Depends(project_id)]
+async def _team_member(
+    access: AccessDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_staff_bearer)],
+) -> TeamMember:
+    if credentials is None:
+        raise unauthorized("missing_staff_token", "No staff token provided.")
+    member = await access.team_member(credentials.credentials)
+    if member is None:
+        raise unauthorized("invalid_staff_token", "The staff token is not valid.")
+    return member
+
+
+CustomerDep = Annotated[Customer, Depends(_customer)]
+TeamMemberDep = Annotated[TeamMember, Depends(_team_member)]

@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from zumik_contracts.errors import ErrorDetail, ErrorResponse, ErrorType
 
-from zumik_api.adapters.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
-from zumik_api.adapters.locks import TicketBusy
-from zumik_api.domain.errors import DomainError
-from zumik_api.service.tickets import TicketNotFound
+from zumik_api.domain.errors import DomainError, TicketNotFound
+from zumik_api.service.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
+from zumik_api.service.ports import TicketBusy
+from zumik_api.service.tickets import ProjectGone
 
 VALIDATION_STATUS = 400
 
@@ -128,6 +128,19 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _conflict(_: Request, exc: DomainError) -> JSONResponse:
         return error_response(ApiError(409, "conflict_error", exc.code, exc.message, exc.param))
+
+    @app.exception_handler(ProjectGone)
+    async def _project_gone(_: Request, __: ProjectGone) -> JSONResponse:
+        # Its keys outlived it, for at most the auth cache's time, while it was being erased.
+        return error_response(
+            ApiError(
+                401,
+                "authentication_error",
+                "invalid_api_key",
+                "The API key is not valid.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        )
 
     @app.exception_handler(TicketBusy)
     async def _busy(_: Request, __: TicketBusy) -> JSONResponse:

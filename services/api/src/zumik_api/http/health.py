@@ -1,14 +1,17 @@
 """Liveness and readiness probes."""
 
-import asyncio
+from typing import Protocol
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from zumik_api.adapters import mongo
-from zumik_api.http.deps import ContainerDep
-
 router = APIRouter(tags=["health"])
+
+
+class Readiness(Protocol):
+    async def store_ok(self) -> bool: ...
+
+    def broker_ok(self) -> bool: ...
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
@@ -21,19 +24,11 @@ async def healthz() -> dict[str, str]:
     summary="Readiness: MongoDB and RabbitMQ are reachable",
     responses={503: {"description": "A dependency is unreachable."}},
 )
-async def readyz(container: ContainerDep) -> JSONResponse:
-    checks = {"mongodb": await _mongodb_ok(container), "rabbitmq": container.broker_ok()}
+async def readyz(request: Request) -> JSONResponse:
+    health: Readiness = request.app.state.health
+    checks = {"mongodb": await health.store_ok(), "rabbitmq": health.broker_ok()}
     ready = all(checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,
     )
-
-
-async def _mongodb_ok(container: ContainerDep) -> bool:
-    try:
-        async with asyncio.timeout(2):
-            await mongo.ping(container.client)
-    except Exception:  # any failure means not ready; the probe reports it, it does not raise
-        return False
-    return True

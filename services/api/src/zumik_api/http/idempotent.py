@@ -1,22 +1,23 @@
 """Runs a POST under its `Idempotency-Key`: the first response is stored and replayed."""
 
+import hashlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from zumik_api.adapters.idempotency import MAX_KEY_LENGTH, StoredResponse, fingerprint
-from zumik_api.container import Container
 from zumik_api.http.errors import ApiError
+from zumik_api.service import idempotency
+from zumik_api.service.idempotency import MAX_KEY_LENGTH, IdempotentRequests
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
+# What a request does: its status, body, and the ticket it touched.
 Handler = Callable[[], Awaitable[tuple[int, BaseModel, str | None]]]
 
 
-def _json(status_code: int, body: bytes, replayed: bool) -> Response:
-    headers = {REPLAYED_HEADER: "true"} if replayed else None
-    return Response(body, status_code, headers=headers, media_type="application/json")
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(b"\n".join([method.encode(), path.encode(), body])).hexdigest()
 
 
 def check_key(key: str | None) -> None:
@@ -31,25 +32,25 @@ def check_key(key: str | None) -> None:
 
 
 async def idempotent(
-    request: Request, container: Container, project_id: str, key: str | None, handler: Handler
+    request: Request,
+    requests: IdempotentRequests,
+    project_id: str,
+    key: str | None,
+    handler: Handler,
 ) -> Response:
-    """Run `handler` (which returns status, body and the ticket it touched) at most once per key.
-
-    Only successful responses are stored: a request that failed may be retried with its key.
-    """
-    if key is None:
-        status_code, model, _ = await handler()
-        return _json(status_code, model.model_dump_json().encode(), replayed=False)
+    """Run `handler` at most once per key; only successful responses are stored, so a request
+    that failed may be retried with its key."""
     check_key(key)
-    request_fingerprint = fingerprint(request.method, request.url.path, await request.body())
-    claim = await container.idempotency.claim(project_id, key, request_fingerprint)
-    if isinstance(claim, StoredResponse):
-        return _json(claim.status_code, claim.body, replayed=True)
-    try:
+
+    async def run() -> tuple[idempotency.Response, str | None]:
         status_code, model, ticket_id = await handler()
-    except BaseException:
-        await container.idempotency.release(claim)
-        raise
-    body = model.model_dump_json().encode()
-    await container.idempotency.complete(claim, StoredResponse(status_code, body), ticket_id)
-    return _json(status_code, body, replayed=False)
+        return idempotency.Response(status_code, model.model_dump_json().encode()), ticket_id
+
+    request_fingerprint = (
+        "" if key is None else fingerprint(request.method, request.url.path, await request.body())
+    )
+    response = await requests.run(project_id, key, request_fingerprint, run)
+    headers = {REPLAYED_HEADER: "true"} if response.replayed else None
+    return Response(
+        response.body, response.status_code, headers=headers, media_type="application/json"
+    )

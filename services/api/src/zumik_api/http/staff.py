@@ -2,38 +2,25 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from zumik_contracts.staff import StaffQueuePage, StaffTicket
-from zumik_contracts.tickets import SlaTier, TicketStatus
+from fastapi import APIRouter, Query
+from zumik_contracts.staff import (
+    QueueFilters,
+    StaffQueuePage,
+    StaffTicket,
+    staff_summary,
+    staff_ticket,
+)
+from zumik_contracts.tickets import Priority, SlaTier, TicketStatus
 
-from zumik_api.adapters.queue import InvalidCursor, QueueFilters
-from zumik_api.adapters.staff import StaffMember
-from zumik_api.http.deps import ContainerDep, unauthorized
+from zumik_api.domain.scope import TEAM
+from zumik_api.http.deps import ClockDep, TeamMemberDep, TicketsDep
 from zumik_api.http.errors import CHANGE_ERRORS, COMMON_ERRORS, TICKET_ERRORS, ApiError
 from zumik_api.http.schemas import StaffReply, StaffTicketUpdate
-from zumik_api.presenters import staff_summary, staff_ticket
-from zumik_api.service.tickets import StaffUpdate
+from zumik_api.service.ports import InvalidCursor
+from zumik_api.service.tickets import TeamUpdate
 
-_bearer = HTTPBearer(
-    auto_error=False, scheme_name="StaffToken", description="A Zumik team token: `zst_...`."
-)
-
-
-async def staff_member(
-    container: ContainerDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> StaffMember:
-    if credentials is None:
-        raise unauthorized("missing_staff_token", "No staff token provided.")
-    member = await container.staff.member_for_token(credentials.credentials)
-    if member is None:
-        raise unauthorized("invalid_staff_token", "The staff token is not valid.")
-    return member
-
-
-StaffDep = Annotated[StaffMember, Depends(staff_member)]
 router = APIRouter(prefix="/v2/support/staff", tags=["staff"])
+UNASSIGNED = "none"
 
 
 @router.get(
@@ -42,28 +29,40 @@ router = APIRouter(prefix="/v2/support/staff", tags=["staff"])
     responses=COMMON_ERRORS,
     summary="Tickets awaiting the team",
     description="Open tickets, and pending ones where the customer has the last word. "
-    "Priority-queue tickets first, then the earliest first-response due time, then the oldest.",
+    "Priority-queue tickets first, then the earliest first-response due time, then the oldest. "
+    f"`assignee` takes a team member's email, or `{UNASSIGNED}` for unassigned tickets.",
 )
 async def queue(
-    container: ContainerDep,
-    _: StaffDep,
+    tickets: TicketsDep,
+    _: TeamMemberDep,
+    clock: ClockDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     status: Annotated[TicketStatus | None, Query()] = None,
     tier: Annotated[SlaTier | None, Query()] = None,
     project_id: Annotated[str | None, Query(max_length=64)] = None,
     breached: Annotated[bool | None, Query()] = None,
+    priority: Annotated[Priority | None, Query()] = None,
+    assignee: Annotated[str | None, Query(max_length=254)] = None,
 ) -> StaffQueuePage:
-    filters = QueueFilters(status=status, tier=tier, project_id=project_id, breached=breached)
-    now = container.clock()
+    filters = QueueFilters(
+        status=status,
+        tier=tier,
+        project_id=project_id,
+        breached=breached,
+        priority=priority,
+        assignee=None if assignee == UNASSIGNED else assignee,
+        unassigned=assignee == UNASSIGNED,
+    )
     try:
-        page = await container.queue.page(filters, limit=limit, cursor=cursor, now=now)
+        page = await tickets.queue_page(TEAM, filters, limit=limit, cursor=cursor)
     except InvalidCursor as error:
         raise ApiError(
             400, "invalid_request_error", "parameter_invalid", str(error), "cursor"
         ) from error
+    now = clock()
     return StaffQueuePage(
-        data=[staff_summary(doc, now) for doc in page.items],
+        data=[staff_summary(ticket, now) for ticket in page.items],
         has_more=page.has_more,
         next_cursor=page.next_cursor,
     )
@@ -75,9 +74,10 @@ async def queue(
     responses=TICKET_ERRORS,
     summary="A whole ticket, internal notes and history included",
 )
-async def get_ticket(ticket_id: str, container: ContainerDep, _: StaffDep) -> StaffTicket:
-    ticket = await container.tickets.get(ticket_id, None)
-    return staff_ticket(ticket, container.clock())
+async def get_ticket(
+    ticket_id: str, tickets: TicketsDep, _: TeamMemberDep, clock: ClockDep
+) -> StaffTicket:
+    return staff_ticket(await tickets.get(TEAM, ticket_id), clock())
 
 
 @router.post(
@@ -89,12 +89,21 @@ async def get_ticket(ticket_id: str, container: ContainerDep, _: StaffDep) -> St
     "sets `first_responded_at`. `status` changes the status in the same call.",
 )
 async def reply(
-    ticket_id: str, payload: StaffReply, container: ContainerDep, member: StaffDep
+    ticket_id: str,
+    payload: StaffReply,
+    tickets: TicketsDep,
+    member: TeamMemberDep,
+    clock: ClockDep,
 ) -> StaffTicket:
-    ticket = await container.tickets.support_reply(
-        ticket_id, payload.body, by=member.email, internal=payload.internal, status=payload.status
+    ticket = await tickets.team_reply(
+        TEAM,
+        ticket_id,
+        payload.body,
+        by=member.email,
+        internal=payload.internal,
+        status=payload.status,
     )
-    return staff_ticket(ticket, container.clock())
+    return staff_ticket(ticket, clock())
 
 
 @router.patch(
@@ -104,14 +113,18 @@ async def reply(
     summary="Change priority, status or assignee",
 )
 async def update(
-    ticket_id: str, payload: StaffTicketUpdate, container: ContainerDep, member: StaffDep
+    ticket_id: str,
+    payload: StaffTicketUpdate,
+    tickets: TicketsDep,
+    member: TeamMemberDep,
+    clock: ClockDep,
 ) -> StaffTicket:
     fields: dict[str, Any] = payload.model_dump(exclude_unset=True)
-    change = StaffUpdate(
+    change = TeamUpdate(
         priority=fields.get("priority"),
         status=fields.get("status"),
         assignee=fields.get("assignee"),
         unassign="assignee" in fields and fields["assignee"] is None,
     )
-    ticket = await container.tickets.staff_update(ticket_id, change, by=member.email)
-    return staff_ticket(ticket, container.clock())
+    ticket = await tickets.team_update(TEAM, ticket_id, change, by=member.email)
+    return staff_ticket(ticket, clock())

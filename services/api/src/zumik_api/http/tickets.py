@@ -4,9 +4,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import StringConstraints
-from zumik_contracts.tickets import SupportTicket, SupportTicketList, TicketStatus
+from zumik_contracts.tickets import (
+    SupportTicket,
+    SupportTicketList,
+    TicketStatus,
+    public_summary,
+    public_ticket,
+)
 
-from zumik_api.http.deps import ContainerDep, ProjectIdDep
+from zumik_api.domain.scope import ProjectScope
+from zumik_api.http.deps import ClockDep, CustomerDep, IdempotentDep, TicketsDep
 from zumik_api.http.errors import (
     CHANGE_ERRORS,
     COMMON_ERRORS,
@@ -16,7 +23,6 @@ from zumik_api.http.errors import (
 )
 from zumik_api.http.idempotent import idempotent
 from zumik_api.http.schemas import CreateTicket, Reply, UpdateTicket
-from zumik_api.presenters import public_summary, public_ticket
 
 router = APIRouter(prefix="/v2/support/tickets", tags=["tickets"])
 
@@ -40,26 +46,25 @@ IdempotencyKey = Annotated[
 async def open_ticket(
     payload: CreateTicket,
     request: Request,
-    container: ContainerDep,
-    project_id: ProjectIdDep,
+    tickets: TicketsDep,
+    idempotent_requests: IdempotentDep,
+    customer: CustomerDep,
+    clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def handler() -> tuple[int, SupportTicket, str]:
-        project = await container.projects.get(project_id)
-        if project is None:  # its keys outlived it, for at most the time an erasure takes
-            raise ApiError(
-                401, "authentication_error", "invalid_api_key", "The API key is not valid."
-            )
-        ticket = await container.tickets.open(
-            project,
+        ticket = await tickets.open(
+            customer,
             subject=payload.subject,
             body=payload.body,
             priority=payload.priority,
             contact_email=payload.contact_email,
         )
-        return 201, public_ticket(ticket, container.clock()), ticket.id
+        return 201, public_ticket(ticket, clock()), ticket.id
 
-    return await idempotent(request, container, project_id, idempotency_key, handler)
+    return await idempotent(
+        request, idempotent_requests, customer.project_id, idempotency_key, handler
+    )
 
 
 @router.get(
@@ -70,8 +75,9 @@ async def open_ticket(
     description="List items carry no thread (`messages`); get a ticket for its messages.",
 )
 async def list_tickets(
-    container: ContainerDep,
-    project_id: ProjectIdDep,
+    tickets: TicketsDep,
+    customer: CustomerDep,
+    clock: ClockDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     starting_after: Annotated[TicketId | None, Query()] = None,
     ending_before: Annotated[TicketId | None, Query()] = None,
@@ -85,16 +91,16 @@ async def list_tickets(
             "starting_after and ending_before cannot be combined.",
             "ending_before",
         )
-    page = await container.tickets.page(
-        project_id,
+    page = await tickets.page(
+        ProjectScope(customer.project_id),
         limit=limit,
         status=status,
         cursor=ending_before or starting_after,
         direction="newer" if ending_before else "older",
     )
-    now = container.clock()
+    now = clock()
     return SupportTicketList(
-        data=[public_summary(doc, now) for doc in page.items], has_more=page.has_more
+        data=[public_summary(ticket, now) for ticket in page.items], has_more=page.has_more
     )
 
 
@@ -102,10 +108,10 @@ async def list_tickets(
     "/{ticket_id}", response_model=SupportTicket, responses=TICKET_ERRORS, summary="Get a ticket"
 )
 async def get_ticket(
-    ticket_id: str, container: ContainerDep, project_id: ProjectIdDep
+    ticket_id: str, tickets: TicketsDep, customer: CustomerDep, clock: ClockDep
 ) -> SupportTicket:
-    ticket = await container.tickets.get(ticket_id, project_id)
-    return public_ticket(ticket, container.clock())
+    ticket = await tickets.get(ProjectScope(customer.project_id), ticket_id)
+    return public_ticket(ticket, clock())
 
 
 @router.post(
@@ -119,15 +125,19 @@ async def reply(
     ticket_id: str,
     payload: Reply,
     request: Request,
-    container: ContainerDep,
-    project_id: ProjectIdDep,
+    tickets: TicketsDep,
+    idempotent_requests: IdempotentDep,
+    customer: CustomerDep,
+    clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def handler() -> tuple[int, SupportTicket, str]:
-        ticket = await container.tickets.reply(project_id, ticket_id, payload.body)
-        return 200, public_ticket(ticket, container.clock()), ticket.id
+        ticket = await tickets.reply(ProjectScope(customer.project_id), ticket_id, payload.body)
+        return 200, public_ticket(ticket, clock()), ticket.id
 
-    return await idempotent(request, container, project_id, idempotency_key, handler)
+    return await idempotent(
+        request, idempotent_requests, customer.project_id, idempotency_key, handler
+    )
 
 
 @router.patch(
@@ -137,7 +147,11 @@ async def reply(
     summary="Change a ticket's status",
 )
 async def update_ticket(
-    ticket_id: str, payload: UpdateTicket, container: ContainerDep, project_id: ProjectIdDep
+    ticket_id: str,
+    payload: UpdateTicket,
+    tickets: TicketsDep,
+    customer: CustomerDep,
+    clock: ClockDep,
 ) -> SupportTicket:
-    ticket = await container.tickets.set_status(project_id, ticket_id, payload.status)
-    return public_ticket(ticket, container.clock())
+    ticket = await tickets.set_status(ProjectScope(customer.project_id), ticket_id, payload.status)
+    return public_ticket(ticket, clock())

@@ -1,21 +1,27 @@
-"""Applying billing's plan changes to projects."""
+"""Billing's plan changes: a project's plan for the tickets it opens from now on.
 
-from datetime import datetime
+Existing tickets keep the SLA snapshotted when they were opened. A change older than the one
+last applied is ignored, so redeliveries and out-of-order deliveries are harmless.
+"""
 
-from zumik_contracts.tickets import Plan
+from zumik_contracts.billing import PlanChanged
 
-from zumik_api.adapters.locks import TicketLocks
-from zumik_api.adapters.projects import ProjectRepository
+from zumik_api.service.ports import Directory
+
+
+class UnknownProject(Exception):
+    """The change names a project that does not exist (it is dead-lettered)."""
 
 
 class PlanChanges:
-    def __init__(self, projects: ProjectRepository, locks: TicketLocks) -> None:
-        self._projects = projects
-        self._locks = locks
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
 
-    async def apply(self, project_id: str, plan: Plan, changed_at: datetime) -> bool | None:
-        """True when applied, False when a newer change was already applied, None when the
-        project does not exist. Serialised per project: the read-compare-write is not atomic on
-        FerretDB, and two replicas handling two changes at once must still keep the newest."""
-        async with self._locks.hold(f"plan:{project_id}"):
-            return await self._projects.apply_plan_change(project_id, plan, changed_at)
+    async def apply(self, change: PlanChanged) -> bool:
+        """True when applied, False when a newer change was applied already."""
+        applied = await self._directory.apply_plan_change(
+            change.project_id, change.plan, change.occurred_at
+        )
+        if applied is None:
+            raise UnknownProject(change.project_id)
+        return applied

@@ -1,29 +1,41 @@
-"""Ticket use cases, for the customer and for the Zumik team."""
+"""Ticket use cases, for the customer and for the Zumik team.
+
+Every change runs one path (`_change`): take the ticket's lease and load it (the unit of work),
+check the caller's scope, apply the change, then write the ticket with its events and keep its
+SLA timer never later than its clock: an earlier check is written before the ticket, a later
+(or no) check after it. A crash in between then leaves a timer that fires early (the scheduler
+re-checks the ticket and finds nothing due), never a clock nobody watches.
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
+from zumik_contracts.staff import QueueFilters
 from zumik_contracts.tickets import Priority, TicketStatus
 
-from zumik_api.adapters.locks import TicketLocks
-from zumik_api.adapters.outbox import Outbox, OutboxLedger
-from zumik_api.adapters.projects import Project
-from zumik_api.adapters.sla_timers import SlaTimers
-from zumik_api.adapters.tickets import Page, TicketRepository
-from zumik_api.clock import Clock
 from zumik_api.domain.business_time import BusinessCalendar
-from zumik_api.domain.plans import sla_for
+from zumik_api.domain.errors import TicketNotFound
+from zumik_api.domain.scope import ProjectScope, Scope, TeamScope
 from zumik_api.domain.tickets import Ticket
+from zumik_api.service.ports import (
+    Customer,
+    Direction,
+    Directory,
+    SlaTimers,
+    TicketPage,
+    Tickets,
+)
+
+Clock = Callable[[], datetime]
 
 
-class TicketNotFound(Exception):
-    """No such ticket in this project (another project's ticket looks exactly the same)."""
+class ProjectGone(Exception):
+    """The project was erased, though the key that called was still cached as valid."""
 
 
 @dataclass(frozen=True)
-class StaffUpdate:
+class TeamUpdate:
     """A team member's change; fields left as None stay as they are."""
 
     priority: Priority | None = None
@@ -35,36 +47,35 @@ class StaffUpdate:
 class TicketService:
     def __init__(
         self,
-        repository: TicketRepository,
-        locks: TicketLocks,
+        tickets: Tickets,
         timers: SlaTimers,
-        ledger: OutboxLedger,
+        directory: Directory,
         calendar: BusinessCalendar,
         clock: Clock,
-        on_committed: Callable[[str, Outbox], None] = lambda ticket_id, outbox: None,
     ) -> None:
-        """`on_committed(ticket_id, outbox)` hears of every write that recorded events."""
-        self._repository = repository
-        self._locks = locks
+        self._tickets = tickets
         self._timers = timers
-        self._ledger = ledger
+        self._directory = directory
         self._calendar = calendar
         self._clock = clock
-        self._on_committed = on_committed
+
+    # -- the customer's side -------------------------------------------------------------------
 
     async def open(
         self,
-        project: Project,
+        customer: Customer,
         *,
         subject: str,
         body: str,
         priority: Priority,
         contact_email: str | None,
     ) -> Ticket:
+        plan = await self._directory.plan_of(customer.project_id)
+        if plan is None:
+            raise ProjectGone(customer.project_id)
         ticket = Ticket.open(
-            project_id=project.id,
-            plan_tier=project.plan,
-            sla=sla_for(project.plan),
+            project_id=customer.project_id,
+            plan=plan,
             subject=subject,
             body=body,
             priority=priority,
@@ -75,42 +86,50 @@ class TicketService:
         # The timer first: a crash in between leaves a timer without a ticket, which the
         # scheduler drops, never a running clock nobody watches.
         await self._timers.start(ticket.id, ticket.project_id, ticket.next_sla_check)
-        outbox = await self._repository.add(ticket)
-        self._on_committed(ticket.id, outbox)
+        await self._tickets.add(ticket)
         return ticket
 
-    async def get(self, ticket_id: str, project_id: str | None) -> Ticket:
-        """The ticket; `project_id` None is the team's view across projects."""
-        ticket = await self._repository.get(ticket_id, project_id)
-        if ticket is None:
-            raise TicketNotFound
+    async def get(self, scope: Scope, ticket_id: str) -> Ticket:
+        ticket = await self._tickets.get(ticket_id)
+        if ticket is None or not scope.allows(ticket.project_id):
+            raise TicketNotFound(ticket_id)
         return ticket
-
-    async def reply(self, project_id: str, ticket_id: str, body: str) -> Ticket:
-        return await self._change(
-            ticket_id, project_id, lambda t: t.reply("customer", body, self._clock())
-        )
-
-    async def set_status(self, project_id: str, ticket_id: str, status: TicketStatus) -> Ticket:
-        return await self._change(
-            ticket_id, project_id, lambda t: t.set_status(status, self._clock())
-        )
 
     async def page(
         self,
-        project_id: str,
+        scope: ProjectScope,
         *,
         limit: int,
         status: TicketStatus | None,
         cursor: str | None,
-        direction: Literal["older", "newer"],
-    ) -> Page:
-        return await self._repository.page(
-            project_id, limit=limit, status=status, cursor=cursor, direction=direction
+        direction: Direction,
+    ) -> TicketPage:
+        return await self._tickets.page(
+            scope.project_id, limit=limit, status=status, cursor=cursor, direction=direction
         )
 
-    async def support_reply(
+    async def reply(self, scope: ProjectScope, ticket_id: str, body: str) -> Ticket:
+        return await self._change(
+            scope, ticket_id, lambda t: t.reply("customer", body, self._clock())
+        )
+
+    async def set_status(self, scope: ProjectScope, ticket_id: str, status: TicketStatus) -> Ticket:
+        return await self._change(
+            scope, ticket_id, lambda t: t.set_status(status, self._clock(), by="customer")
+        )
+
+    # -- the team's side -----------------------------------------------------------------------
+
+    async def queue_page(
+        self, scope: TeamScope, filters: QueueFilters, *, limit: int, cursor: str | None
+    ) -> TicketPage:
+        return await self._tickets.queue_page(
+            filters, limit=limit, cursor=cursor, now=self._clock()
+        )
+
+    async def team_reply(
         self,
+        scope: TeamScope,
         ticket_id: str,
         body: str,
         *,
@@ -124,9 +143,11 @@ class TicketService:
             if status is not None:
                 ticket.set_status(status, now, by=by)
 
-        return await self._change(ticket_id, None, change)
+        return await self._change(scope, ticket_id, change)
 
-    async def staff_update(self, ticket_id: str, update: StaffUpdate, *, by: str) -> Ticket:
+    async def team_update(
+        self, scope: TeamScope, ticket_id: str, update: TeamUpdate, *, by: str
+    ) -> Ticket:
         def change(ticket: Ticket) -> None:
             now = self._clock()
             if update.priority is not None:
@@ -136,10 +157,18 @@ class TicketService:
             if update.status is not None:
                 ticket.set_status(update.status, now, by=by)
 
-        return await self._change(ticket_id, None, change)
+        return await self._change(scope, ticket_id, change)
 
-    async def emit_due_sla_events(self, ticket_id: str) -> bool:
-        """Record the ticket's due SLA warning/breach events; True when this call recorded any."""
+    # -- the SLA clock -------------------------------------------------------------------------
+
+    async def due_sla_checks(self) -> list[str]:
+        """The tickets whose SLA timer is due now (the scheduler's candidates)."""
+        return await self._timers.due(self._clock())
+
+    async def emit_due_sla_events(self, scope: TeamScope, ticket_id: str) -> bool:
+        """Record the ticket's due SLA warning/breach events; True when this call recorded any.
+        The timer is re-armed from the ticket's clock whatever happened: it may fire early,
+        never late."""
         recorded = False
 
         def change(ticket: Ticket) -> None:
@@ -148,49 +177,40 @@ class TicketService:
             recorded = bool(ticket.new_events)
 
         try:
-            ticket = await self._change(ticket_id, None, change)
+            await self._change(scope, ticket_id, change, rearm_timer=True)
         except TicketNotFound:
             await self._timers.drop(ticket_id)  # erased, or its opening never completed
             raise
-        # Re-armed even when nothing was recorded: a timer may run early, never late.
-        await self._timers.set(ticket.id, ticket.project_id, ticket.next_sla_check)
         return recorded
 
-    async def _save_with_timer(
-        self, ticket: Ticket, check_before: datetime | None, kept: Outbox
-    ) -> Outbox:
-        """Save, keeping the ticket's timer never later than its clock: an earlier check is
-        written before the ticket, a later (or no) check after it. The outbox written."""
-        check_after = ticket.next_sla_check
-        if check_after == check_before:
-            return await self._repository.save(ticket, kept)
-        earlier = check_after is not None and (check_before is None or check_after < check_before)
-        if earlier:
-            await self._timers.set(ticket.id, ticket.project_id, check_after)
-        outbox = await self._repository.save(ticket, kept)
-        if not earlier:
-            await self._timers.set(ticket.id, ticket.project_id, check_after)
-        return outbox
+    # -- the one path of every change ----------------------------------------------------------
 
     async def _change(
-        self, ticket_id: str, project_id: str | None, change: Callable[[Ticket], object]
+        self,
+        scope: Scope,
+        ticket_id: str,
+        change: Callable[[Ticket], object],
+        *,
+        rearm_timer: bool = False,
     ) -> Ticket:
-        if project_id is not None:
+        if isinstance(scope, ProjectScope):
             # Another project's ticket answers 404 before any lease is taken, so lease
             # contention (409) never reveals that a foreign ticket exists.
-            await self.get(ticket_id, project_id)
-        async with self._locks.hold(ticket_id):
-            found = await self._repository.get_for_change(ticket_id, project_id)
-            if found is None:
-                raise TicketNotFound
-            ticket, stored = found
+            await self.get(scope, ticket_id)
+        async with self._tickets.change(ticket_id) as work:
+            if work is None or not scope.allows(work.ticket.project_id):
+                raise TicketNotFound(ticket_id)
+            ticket = work.ticket
             check_before = ticket.next_sla_check
             change(ticket)
-            committed = bool(ticket.new_events)
-            kept = stored.events
-            if ticket.changed:  # published events leave the outbox with this write
-                kept = await self._ledger.unpublished(stored.events, stored.at)
-            outbox = await self._save_with_timer(ticket, check_before, kept)
-        if committed:
-            self._on_committed(ticket.id, outbox)
+            check_after = ticket.next_sla_check
+            moved = rearm_timer or check_after != check_before
+            earlier = check_after is not None and (
+                check_before is None or check_after < check_before
+            )
+            if moved and earlier:
+                await self._timers.set(ticket.id, ticket.project_id, check_after)
+            await work.commit()
+            if moved and not earlier:
+                await self._timers.set(ticket.id, ticket.project_id, check_after)
         return ticket

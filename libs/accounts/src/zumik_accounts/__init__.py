@@ -1,0 +1,1 @@
+"""Projects, API keys, the Zumik team and their tokens."""

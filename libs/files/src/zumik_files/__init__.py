@@ -1,0 +1,1 @@
+"""Support attachments: file store, content sniffing, HAR scrubbing."""

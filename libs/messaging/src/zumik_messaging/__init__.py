@@ -1,0 +1,1 @@
+"""RabbitMQ plumbing the Zumik Support services share."""

@@ -1,0 +1,1 @@
+"""Privacy requests and their outcomes: exports and erasure receipts."""

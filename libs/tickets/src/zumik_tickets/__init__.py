@@ -1,0 +1,1 @@
+"""The owner of ticket documents and everything kept beside them."""

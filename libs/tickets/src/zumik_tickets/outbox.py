@@ -1,0 +1,188 @@
+"""What of the ticket outboxes is published: acknowledgements and a published-through watermark.
+
+A ticket's `outbox` holds the events of its latest changes, and `outbox_at` is when the latest
+of them happened. Once RabbitMQ confirmed an event, the relay records an ack,
+`{_id: event id, ticket_id, project_id, occurred_at}`: one insert for all the acks of a few
+milliseconds, so marking an event published needs neither the ticket's lease nor a rewrite of
+its document. Published events stay in the outbox until the ticket's next change drops them, under
+the lease that change holds anyway.
+
+The relay's sweep moves a watermark up through `outbox_at`: every event in the outbox of a
+ticket whose `outbox_at` is at or below it is published. The watermark vouches for those events,
+so their acks are purged an hour later. It is kept in `outbox_state`, raised with `$max`; a
+stale copy is lower, which is only more cautious.
+"""
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+from zumik_contracts.events import OutboxEntry
+from zumik_store.batching import DUPLICATE_KEY
+from zumik_store.deletion import delete_all
+from zumik_store.mongo import Document
+
+from zumik_tickets.documents import outbox_entry
+
+ACK_RETENTION = timedelta(hours=1)
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+_STATE_ID = "published_through"
+_LOOKUPS_AT_ONCE = 16
+
+
+@dataclass(frozen=True)
+class PendingOutbox:
+    """A ticket's outbox as a sweep reads it."""
+
+    ticket_id: str
+    entries: list[OutboxEntry]
+    outbox_at: datetime
+
+
+class RecentIds:
+    """A bounded set: the oldest ids are forgotten first."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._ids: dict[str, None] = {}
+
+    def add(self, item: str) -> None:
+        self._ids[item] = None
+        if len(self._ids) > self._capacity:
+            del self._ids[next(iter(self._ids))]
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+
+class OutboxLedger:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._tickets = db.tickets
+        self._acks = db.outbox_acks
+        self._state = db.outbox_state
+        self._recent = RecentIds(100_000)
+        self.published_through = NEVER
+
+    def remember(self, entries: list[OutboxEntry]) -> None:
+        """These events were confirmed by RabbitMQ (known here at once, before their acks)."""
+        for entry in entries:
+            self._recent.add(entry.event.id)
+
+    async def record(self, entries: list[OutboxEntry]) -> None:
+        """These events were confirmed by RabbitMQ: their acks, in one insert."""
+        self.remember(entries)
+        if not entries:
+            return
+        try:
+            await self._acks.insert_many([ack_document(e) for e in entries], ordered=False)
+        except BulkWriteError as error:
+            # A duplicate: published twice (another replica, or a retry), acknowledged either way.
+            if any(e.get("code") != DUPLICATE_KEY for e in error.details["writeErrors"]):
+                raise
+
+    def published_here(self, entry: OutboxEntry) -> bool:
+        """Whether this process published the event (no store read)."""
+        return entry.event.id in self._recent
+
+    async def unpublished(
+        self, outbox: list[OutboxEntry], outbox_at: datetime | None
+    ) -> list[OutboxEntry]:
+        """The entries of a ticket's outbox still to publish, in order."""
+        if not outbox or (outbox_at is not None and outbox_at <= self.published_through):
+            return []
+        return (await self.unpublished_of({"": outbox}))[""]
+
+    async def unpublished_of(
+        self, outboxes: dict[str, list[OutboxEntry]]
+    ) -> dict[str, list[OutboxEntry]]:
+        """`unpublished` for many tickets' outboxes (keyed by ticket id) at once."""
+        unknown = [
+            e.event.id for o in outboxes.values() for e in o if e.event.id not in self._recent
+        ]
+        acked = await self._stored_acks(unknown)
+        return {
+            ticket_id: [e for e in o if e.event.id not in self._recent and e.event.id not in acked]
+            for ticket_id, o in outboxes.items()
+        }
+
+    async def pending_page(
+        self, floor: datetime, cutoff: datetime, *, limit: int
+    ) -> list[PendingOutbox]:
+        """The outboxes of the tickets changed in (floor, cutoff], oldest first (`limit` 0:
+        all of them)."""
+        found = (
+            self._tickets.find(
+                {"outbox_at": {"$gt": floor, "$lte": cutoff}}, {"outbox": 1, "outbox_at": 1}
+            )
+            .sort("outbox_at", ASCENDING)
+            .limit(limit)
+        )
+        return [
+            PendingOutbox(
+                str(doc["_id"]), [outbox_entry(e) for e in doc.get("outbox", ())], doc["outbox_at"]
+            )
+            async for doc in found
+        ]
+
+    async def count_unpublished(
+        self, *, project_id: str | None = None, ticket_ids: list[str] | None = None
+    ) -> int:
+        """Events still to publish (of one project's tickets, of these tickets, or of all)."""
+        await self.load_watermark()
+        query: Document = {"outbox_at": {"$gt": self.published_through}}
+        if project_id is not None:
+            query = {"project_id": project_id, **query}
+        if ticket_ids is not None:
+            query = {"_id": {"$in": ticket_ids}, **query}
+        found = self._tickets.find(query, {"outbox": 1})
+        outboxes = {
+            str(doc["_id"]): [outbox_entry(e) for e in doc.get("outbox", ())] async for doc in found
+        }
+        return sum(map(len, (await self.unpublished_of(outboxes)).values()))
+
+    async def _stored_acks(self, event_ids: list[str]) -> set[str]:
+        # By `_id`, one at a time: FerretDB pushes down only a lone `_id`, so `$in` would scan.
+        found: set[str] = set()
+        for chunk in _chunks(event_ids, _LOOKUPS_AT_ONCE):
+            docs = await asyncio.gather(
+                *(self._acks.find_one({"_id": i}, {"_id": 1}) for i in chunk)
+            )
+            found.update(str(doc["_id"]) for doc in docs if doc is not None)
+        for event_id in found:
+            self._recent.add(event_id)
+        return found
+
+    async def load_watermark(self) -> datetime:
+        doc = await self._state.find_one({"_id": _STATE_ID})
+        if doc is not None:
+            self.published_through = max(self.published_through, doc["at"])
+        return self.published_through
+
+    async def raise_watermark(self, to: datetime) -> None:
+        """Every ticket whose `outbox_at` is at or below `to` has its outbox published."""
+        if to <= self.published_through:
+            return
+        await self._state.update_one({"_id": _STATE_ID}, {"$max": {"at": to}}, upsert=True)
+        self.published_through = to
+
+    async def purge_acks(self) -> int:
+        cutoff = self.published_through - ACK_RETENTION
+        return await delete_all(self._acks, {"occurred_at": {"$lt": cutoff}})
+
+
+def ack_document(entry: OutboxEntry) -> Document:
+    event = entry.event
+    return {
+        "_id": event.id,
+        "ticket_id": event.data.ticket_id,
+        "project_id": event.project_id,
+        "occurred_at": event.occurred_at,
+    }
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    return (items[i : i + size] for i in range(0, len(items), size))

@@ -1,0 +1,237 @@
+"""The composition root: builds every adapter and use case one API process shares, and starts the
+work it does besides answering HTTP, in one place:
+
+- the broker link: connect to RabbitMQ (retrying while it is down), declare the topology, then
+  consume billing's plan changes;
+- the outbox relay: publish every committed event;
+- the SLA scheduler (when enabled): record SLA warnings and breaches;
+- purges: expired idempotency keys and old outbox acks (FerretDB has no TTL indexes).
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from fastapi import FastAPI
+from faststream.rabbit import RabbitBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_accounts.projects import Projects
+from zumik_accounts.staff import Staff
+from zumik_contracts.topology import billing_exchange
+from zumik_idempotency import IdempotencyRecords
+from zumik_messaging.broker import confirming_broker
+from zumik_store import mongo
+from zumik_store.clock import Clock, utc_now
+from zumik_store.lifecycle import cancel_and_wait, every
+from zumik_store.mongo import Document
+from zumik_tickets.indexes import ensure_indexes as ensure_ticket_indexes
+from zumik_tickets.outbox import OutboxLedger
+from zumik_tickets.queue import SupportQueue
+from zumik_tickets.store import TicketStore
+from zumik_tickets.timers import SlaTimers
+
+from zumik_api.adapters.directory import AuthCache, CachedDirectory
+from zumik_api.adapters.events import EventPublisher
+from zumik_api.adapters.idempotency import StoredIdempotency
+from zumik_api.adapters.relay import OutboxRelay
+from zumik_api.adapters.tickets import Committed, StoredTickets
+from zumik_api.consumers.billing import dead_letters as billing_dead_letters
+from zumik_api.consumers.billing import subscribe_plan_changes
+from zumik_api.domain.business_time import BusinessCalendar
+from zumik_api.http.app import http_app
+from zumik_api.service.access import Access
+from zumik_api.service.idempotency import IdempotentRequests
+from zumik_api.service.plans import PlanChanges
+from zumik_api.service.tickets import TicketService
+from zumik_api.settings import Settings, get_settings
+from zumik_api.workers.sla_scheduler import SlaScheduler
+
+log = logging.getLogger("zumik_api")
+
+IDEMPOTENCY_PURGE_SECONDS = 600.0
+ACK_PURGE_SECONDS = 600.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    client: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    broker: RabbitBroker
+    publisher: EventPublisher
+    store: TicketStore
+    ledger: OutboxLedger
+    idempotency_records: IdempotencyRecords
+    projects: Projects
+    directory: CachedDirectory
+    relay: OutboxRelay
+    scheduler: SlaScheduler
+    # The use cases the entry points call.
+    tickets: TicketService
+    access: Access
+    idempotent: IdempotentRequests
+    plan_changes: PlanChanges
+    clock: Clock
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self._prepare_store()
+        started = [
+            self._connect_broker(),
+            self.relay.run(),
+            every(
+                IDEMPOTENCY_PURGE_SECONDS,
+                self.idempotency_records.purge_expired,
+                "idempotency key purge",
+                log,
+            ),
+            every(
+                ACK_PURGE_SECONDS,
+                self.ledger.purge_acks,
+                "outbox ack purge",
+                log,
+                start_after=ACK_PURGE_SECONDS,
+            ),
+        ]
+        if self.settings.sla_scheduler_enabled:
+            started.append(self.scheduler.run())
+        self.tasks += [asyncio.create_task(work) for work in started]
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self.tasks)
+        self.tasks.clear()
+        await self.publisher.close()
+        await self.client.close()
+
+    def broker_ok(self) -> bool:
+        return self.relay.broker_connected
+
+    async def store_ok(self) -> bool:
+        try:
+            async with asyncio.timeout(2):
+                await mongo.ping(self.client)
+        except Exception:  # any failure means not ready; the probe reports it, it does not raise
+            return False
+        return True
+
+    async def _prepare_store(self) -> None:
+        await ensure_ticket_indexes(self.db)
+        await self.projects.ensure_indexes()
+        await self.idempotency_records.ensure_indexes()
+        # FerretDB's filtered updates are not atomic: re-check each lease before its write.
+        self.store.confirm_leases = await mongo.is_ferretdb(self.client)
+
+    async def _connect_broker(self) -> None:
+        """Connect (retrying while RabbitMQ is down), declare, then consume plan changes. The
+        connection reconnects by itself after that."""
+        delay = 0.5
+        while True:
+            try:
+                await self.publisher.connect()
+                await self.broker.declare_exchange(billing_exchange)
+                await billing_dead_letters.declare(self.broker)
+                await self.broker.start()
+                return
+            except Exception as error:
+                log.warning(
+                    "RabbitMQ unreachable (%s); retrying in %.1fs", type(error).__name__, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+
+def calendar_from(settings: Settings) -> BusinessCalendar:
+    return BusinessCalendar.parse(
+        settings.business_timezone, settings.business_hours, settings.business_holidays
+    )
+
+
+def ticket_store(
+    db: AsyncDatabase[Document], ledger: OutboxLedger, settings: Settings, clock: Clock
+) -> TicketStore:
+    return TicketStore(
+        db,
+        ledger,
+        clock=clock,
+        lease_wait_seconds=settings.ticket_lock_wait_seconds,
+        write_timeout=timedelta(seconds=settings.store_timeout_seconds),
+    )
+
+
+def ticket_service(
+    store: TicketStore,
+    directory: CachedDirectory,
+    settings: Settings,
+    clock: Clock,
+    on_committed: Committed,
+) -> TicketService:
+    db = store.database
+    return TicketService(
+        StoredTickets(store, SupportQueue(db), on_committed=on_committed),
+        SlaTimers(db),
+        directory,
+        calendar_from(settings),
+        clock,
+    )
+
+
+def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
+    client = mongo.connect(settings.mongodb_url, timeout_seconds=settings.store_timeout_seconds)
+    db = mongo.database(client)
+    ledger = OutboxLedger(db)
+    store = ticket_store(db, ledger, settings, clock)
+    projects = Projects(db, clock)
+    directory = CachedDirectory(projects, Staff(db, clock), AuthCache(settings.auth_cache_seconds))
+    broker = confirming_broker(settings.amqp_url, logger=None)
+    publisher = EventPublisher(broker)
+    relay = OutboxRelay(publisher, ledger, clock)
+    tickets = ticket_service(store, directory, settings, clock, relay.notify)
+    plan_changes = PlanChanges(directory)
+    subscribe_plan_changes(broker, plan_changes)
+    idempotency_records = IdempotencyRecords(
+        db, window=timedelta(hours=settings.idempotency_window_hours), clock=clock
+    )
+    return Runtime(
+        settings=settings,
+        client=client,
+        db=db,
+        broker=broker,
+        publisher=publisher,
+        store=store,
+        ledger=ledger,
+        idempotency_records=idempotency_records,
+        projects=projects,
+        directory=directory,
+        relay=relay,
+        scheduler=SlaScheduler(tickets, every=settings.sla_scheduler_every_seconds),
+        tickets=tickets,
+        access=Access(directory),
+        idempotent=IdempotentRequests(StoredIdempotency(idempotency_records)),
+        plan_changes=plan_changes,
+        clock=clock,
+    )
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """The API: HTTP entry points on the runtime, which starts and stops with the app."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = runtime or build_runtime(settings)
+        await active.start()
+        app.state.tickets = active.tickets
+        app.state.access = active.access
+        app.state.idempotent = active.idempotent
+        app.state.clock = active.clock
+        app.state.health = active
+        try:
+            yield
+        finally:
+            await active.stop()
+
+    return http_app(settings.max_request_bytes, lifespan)

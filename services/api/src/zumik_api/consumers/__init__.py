@@ -1,0 +1,1 @@
+"""Messages the API consumes from RabbitMQ."""

@@ -1,0 +1,116 @@
+"""The ports the service layer owns: what it needs from storage, identity and time.
+
+Adapters implement them (`zumik_api.adapters`, on the owner libraries); the unit tests implement
+them in memory. Nothing here knows MongoDB or RabbitMQ.
+"""
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from zumik_contracts.staff import QueueFilters, StaffSummaryView
+from zumik_contracts.tickets import Plan, TicketStatus
+
+from zumik_api.domain.tickets import Ticket
+
+Direction = Literal["older", "newer"]
+
+
+class InvalidCursor(ValueError):
+    """A page cursor this API did not hand out."""
+
+
+class TicketPage(Protocol):
+    @property
+    def items(self) -> Sequence[StaffSummaryView]: ...
+    @property
+    def has_more(self) -> bool: ...
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+class TicketUnitOfWork(Protocol):
+    """One change of one ticket: taken under the ticket's lease, loaded, then committed (the
+    ticket with the events it recorded, in one write) or dropped."""
+
+    @property
+    def ticket(self) -> Ticket: ...
+
+    async def commit(self) -> None:
+        """Write the change. Raises if a newer lease holder wrote the ticket meanwhile."""
+
+
+class Tickets(Protocol):
+    async def add(self, ticket: Ticket) -> None:
+        """Store a new ticket with the events of its opening."""
+
+    async def get(self, ticket_id: str) -> Ticket | None: ...
+
+    def change(self, ticket_id: str) -> AbstractAsyncContextManager[TicketUnitOfWork | None]:
+        """Hold the ticket's lease while the block runs; None when there is no such ticket."""
+
+    async def page(
+        self,
+        project_id: str,
+        *,
+        limit: int,
+        status: TicketStatus | None,
+        cursor: str | None,
+        direction: Direction,
+    ) -> TicketPage: ...
+
+    async def queue_page(
+        self, filters: QueueFilters, *, limit: int, cursor: str | None, now: datetime
+    ) -> TicketPage:
+        """Raises InvalidCursor for a cursor it did not hand out."""
+
+
+class SlaTimers(Protocol):
+    """The SLA scheduler's work list: when each ticket's clock next has something to say."""
+
+    async def start(self, ticket_id: str, project_id: str, check_at: datetime | None) -> None: ...
+
+    async def set(self, ticket_id: str, project_id: str, check_at: datetime | None) -> None: ...
+
+    async def drop(self, ticket_id: str) -> None: ...
+
+    async def due(self, now: datetime) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Customer:
+    """Who calls the customer API: a project."""
+
+    project_id: str
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    id: str
+    email: str
+
+
+class Directory(Protocol):
+    """Who a credential belongs to, and what a project's plan is."""
+
+    def key_is_well_formed(self, api_key: str) -> bool: ...
+
+    async def customer_for_key(self, api_key: str) -> Customer | None: ...
+
+    async def member_for_token(self, token: str) -> TeamMember | None: ...
+
+    async def plan_of(self, project_id: str) -> Plan | None:
+        """None once the project is gone (erased), though a key may still be cached."""
+
+    async def apply_plan_change(
+        self, project_id: str, plan: Plan, changed_at: datetime
+    ) -> bool | None:
+        """True when applied, False when a newer change was already applied, None when the
+        project does not exist."""
+
+
+class TicketBusy(Exception):
+    """Other writers kept the ticket's lease longer than a change waits, or a newer holder
+    wrote the ticket while this change held a lease that had run out: retry."""

@@ -1,0 +1,1 @@
+"""Background work a running API process does on its own clock."""
