@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := scripts/uv
 
-.PHONY: up test lint typecheck unit bench services sync
+.PHONY: up test lint typecheck unit bench services sync console browser
 
 sync:
 	@$(UV) sync --frozen --quiet
@@ -10,7 +10,13 @@ sync:
 services:
 	@scripts/services start
 
-up: sync
+console:
+	@scripts/console
+
+browser:
+	@scripts/browser
+
+up: sync console
 	@scripts/run-stack
 
 lint: sync
@@ -21,7 +27,7 @@ lint: sync
 typecheck: sync
 	$(UV) run mypy contracts/src libs/*/src services/api/src services/notifier/src services/privacy/src cli/src tests benchmarks
 
-test: lint typecheck
+test: lint typecheck console browser
 	$(UV) run pytest
 
 unit: sync

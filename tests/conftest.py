@@ -104,7 +104,8 @@ def make_project(db: AsyncDatabase[Document]) -> ProjectFactory:
     async def make(plan: str = "enterprise", name: str = "Test project") -> ApiProject:
         projects = Projects(db)
         project = await projects.create(name, plan)  # type: ignore[arg-type]
-        return ApiProject(project.id, await projects.new_api_key(project.id), plan)
+        issued = await projects.new_api_key(project.id)
+        return ApiProject(project.id, issued.api_key, plan)
 
     return make
 

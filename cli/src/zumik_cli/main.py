@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
-from zumik_cli import privacy, projects, staff
+from zumik_cli import console, privacy, projects, staff
 from zumik_cli.errors import CliError
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     projects.register(groups.add_parser("project", help="projects, plans and API keys"))
     staff.register(groups.add_parser("staff", help="Zumik team members and their tokens"))
     privacy.register(groups.add_parser("privacy", help="data export and erasure requests"))
+    console.register(groups.add_parser("console", help="the web console: sign-in links"))
     return parser
 
 

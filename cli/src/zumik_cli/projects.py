@@ -11,6 +11,7 @@ from zumik_contracts.tickets import PLANS, Plan
 from zumik_store import mongo
 from zumik_store.mongo import Document
 
+from zumik_cli.durations import duration
 from zumik_cli.errors import CliError
 from zumik_cli.settings import get_settings
 
@@ -48,8 +49,15 @@ async def create(args: argparse.Namespace) -> dict[str, Any]:
     plan = _plan(args.plan)
     async with _projects() as projects:
         project = await projects.create(args.name, plan)
-        api_key = await projects.new_api_key(project.id)
-    return {"project_id": project.id, "name": project.name, "plan": plan, "api_key": api_key}
+        issued = await projects.new_api_key(project.id, expires_in=args.expires_in)
+    return {
+        "project_id": project.id,
+        "name": project.name,
+        "plan": plan,
+        "api_key": issued.api_key,
+        "key_id": issued.key_id,
+        "expires_at": issued.expires_at,
+    }
 
 
 async def set_plan(args: argparse.Namespace) -> dict[str, Any]:
@@ -64,8 +72,29 @@ async def new_key(args: argparse.Namespace) -> dict[str, Any]:
     async with _projects() as projects:
         if await projects.get(args.project_id) is None:
             raise ProjectError(f"No project {args.project_id!r}.")
-        api_key = await projects.new_api_key(args.project_id)
-    return {"project_id": args.project_id, "api_key": api_key}
+        issued = await projects.new_api_key(args.project_id, expires_in=args.expires_in)
+    return {
+        "project_id": args.project_id,
+        "api_key": issued.api_key,
+        "key_id": issued.key_id,
+        "expires_at": issued.expires_at,
+    }
+
+
+async def keys(args: argparse.Namespace) -> dict[str, Any]:
+    async with _projects() as projects:
+        if await projects.get(args.project_id) is None:
+            raise ProjectError(f"No project {args.project_id!r}.")
+        found = await projects.keys(args.project_id)
+    return {"object": "list", "data": [key.as_dict() for key in found]}
+
+
+async def revoke_key(args: argparse.Namespace) -> dict[str, Any]:
+    async with _projects() as projects:
+        revoked = await projects.revoke_key(args.key_id)
+    if revoked is None:
+        raise ProjectError(f"No API key {args.key_id!r}.")
+    return {"revoked": True, "project_id": revoked.owner_id, **revoked.as_dict()}
 
 
 async def list_all(_: argparse.Namespace) -> dict[str, Any]:
@@ -84,9 +113,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="action", required=True)
     plans = f"one of: {', '.join(PLANS)}"
 
+    def expiry(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--expires-in",
+            type=duration,
+            help="the key stops working after this long, e.g. 90d or 12h",
+        )
+
     sub = commands.add_parser("create", help="create a project and its first API key")
     sub.add_argument("--name", required=True)
     sub.add_argument("--plan", required=True, help=plans)
+    expiry(sub)
     sub.set_defaults(command=create)
 
     sub = commands.add_parser("set-plan", help="change a project's plan (new tickets only)")
@@ -96,7 +133,18 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     sub = commands.add_parser("new-key", help="issue another API key, for rotation")
     sub.add_argument("project_id")
+    expiry(sub)
     sub.set_defaults(command=new_key)
+
+    sub = commands.add_parser("keys", help="list a project's API keys (never the keys themselves)")
+    sub.add_argument("project_id")
+    sub.set_defaults(command=keys)
+
+    sub = commands.add_parser(
+        "revoke-key", help="revoke an API key (and end the console sessions it opened)"
+    )
+    sub.add_argument("key_id", help="the key's id (key_...), from `project keys`")
+    sub.set_defaults(command=revoke_key)
 
     sub = commands.add_parser("list", help="list projects")
     sub.set_defaults(command=list_all)

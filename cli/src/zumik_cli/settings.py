@@ -12,6 +12,10 @@ class Settings(BaseSettings):
 
     mongodb_url: str = "mongodb://127.0.0.1:27017/zumik_support"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    console_url: str = Field(
+        default="http://127.0.0.1:8000/console/",
+        description="Where people open the console; sign-in links point there.",
+    )
     privacy_exchange: str = Field(
         default=PRIVACY_EXCHANGE, description="Where the privacy service takes its commands."
     )

@@ -119,6 +119,8 @@ class ErasureCounts(BaseModel):
 
     projects: int = 0
     api_keys: int = 0
+    console_sessions: int = 0
+    sign_in_links: int = 0
     tickets: int = 0
     messages: int | None = Field(
         default=0,

@@ -97,7 +97,7 @@ async def test_team_hears_customer_messages_and_the_customer_hears_team_replies(
     notifier: NotifierEnv,
     db: AsyncDatabase[Document],
 ) -> None:
-    _, staff_token = await Staff(db).create("agent@zumik.test")
+    staff_token = (await Staff(db).create("agent@zumik.test")).token
     staff = {"Authorization": f"Bearer {staff_token}"}
     ticket = await open_ticket(api, project)
     ticket_id = ticket["id"]
@@ -143,7 +143,7 @@ async def test_team_reply_to_a_ticket_without_contact_email_sends_no_email(
     notifier: NotifierEnv,
     db: AsyncDatabase[Document],
 ) -> None:
-    _, staff_token = await Staff(db).create("agent@zumik.test")
+    staff_token = (await Staff(db).create("agent@zumik.test")).token
     created = await api.post(
         "/v2/support/tickets",
         json={"subject": "No contact", "body": "Please look at this."},

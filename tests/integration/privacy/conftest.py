@@ -103,5 +103,5 @@ async def dead_letters(
 @pytest.fixture
 async def staff(db: AsyncDatabase[Document]) -> Staff:
     email = f"agent.{secrets.token_hex(4)}@zumik.example"
-    _, token = await StaffDirectory(db).create(email)
+    token = (await StaffDirectory(db).create(email)).token
     return Staff(email, token)

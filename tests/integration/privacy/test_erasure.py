@@ -86,7 +86,7 @@ async def test_project_erasure_removes_the_project_and_its_keys(
     privacy: PrivacyClient,
 ) -> None:
     project = await make_project()
-    second_key = await Projects(db).new_api_key(project.id)
+    second_key = (await Projects(db).new_api_key(project.id)).api_key
     neighbour = await make_project(plan="base", name="Neighbour")
     erin, olga, nina = (Subject(unique_email(n)) for n in ("Erin", "Olga", "Nina"))
     await open_ticket(api, project, erin)

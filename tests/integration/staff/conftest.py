@@ -17,7 +17,8 @@ from tests.services import Services
 @pytest.fixture
 async def staff(db: AsyncDatabase[Document]) -> StaffUser:
     email = f"agent.{secrets.token_hex(4)}@zumik.example"
-    member, token = await Staff(db).create(email)
+    issued = await Staff(db).create(email)
+    member, token = issued.member, issued.token
     assert member.email == email
     return StaffUser(email=email, token=token)
 

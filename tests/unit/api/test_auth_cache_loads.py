@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from zumik_api.adapters.directory import AuthCache
+from zumik_api.adapters.auth_cache import AuthCache
 
 
 class Store:

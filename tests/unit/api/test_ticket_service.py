@@ -16,7 +16,7 @@ from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.domain.errors import TicketClosed, TicketNotFound
 from zumik_api.domain.scope import TEAM, ProjectScope
 from zumik_api.domain.tickets import Ticket
-from zumik_api.service.ports import Customer, Direction, TeamMember
+from zumik_api.service.ports import Customer, Direction
 from zumik_api.service.tickets import ProjectGone, TeamUpdate, TicketService
 from zumik_contracts.staff import QueueFilters
 from zumik_contracts.tickets import Plan, TicketStatus
@@ -131,25 +131,12 @@ def _at(moment: datetime | None) -> str:
 
 @dataclass
 class Directory:
+    """The `Plans` port: each project's plan."""
+
     plans: dict[str, Plan] = field(default_factory=dict)
-
-    def key_is_well_formed(self, api_key: str) -> bool:
-        return True
-
-    async def customer_for_key(self, api_key: str) -> Customer | None:
-        return None
-
-    async def member_for_token(self, token: str) -> TeamMember | None:
-        return None
 
     async def plan_of(self, project_id: str) -> Plan | None:
         return self.plans.get(project_id)
-
-    async def apply_plan_change(
-        self, project_id: str, plan: Plan, changed_at: datetime
-    ) -> bool | None:
-        self.plans[project_id] = plan
-        return True
 
 
 @dataclass

@@ -1,12 +1,11 @@
 """Projects and their API keys. A key is stored only as its SHA-256 hash.
 
 `projects`: `{_id: prj_..., name, plan, plan_changed_at?, created_at, updated_at}`;
-`api_keys`: `{_id: sha256 of the key, project_id, hint (last 4 characters), created_at}`.
+`api_keys`: `{_id: sha256 of the key, key_id: key_..., project_id, hint (last 4 characters),
+created_at, expires_at?, last_used_at?}`.
 """
 
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,9 +19,12 @@ from zumik_store.deletion import delete_all
 from zumik_store.lease import Leases
 from zumik_store.mongo import Document
 
+from zumik_accounts.credentials import CredentialInfo, expired, hash_secret, new_secret
+from zumik_accounts.sessions import Sessions
+
 API_KEY_PREFIX = "zsk_"
-_API_KEY_SECRET_BYTES = 32
-API_KEY_LENGTH = len(API_KEY_PREFIX) + len(secrets.token_urlsafe(_API_KEY_SECRET_BYTES))
+KEY_ID_PREFIX = "key"
+API_KEY_LENGTH = len(new_secret(API_KEY_PREFIX))
 # A plan change reads, compares and writes the project: serialised per project by a lease.
 _PLAN_LEASE = timedelta(seconds=15)
 
@@ -51,8 +53,29 @@ def _project(doc: dict[str, Any]) -> Project:
     return Project(id=doc["_id"], name=doc["name"], plan=doc["plan"], created_at=doc["created_at"])
 
 
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+@dataclass(frozen=True)
+class IssuedKey:
+    key_id: str
+    api_key: str  # shown once
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    project_id: str
+    key_hash: str
+    expires_at: datetime | None
+
+
+def _key_info(doc: dict[str, Any]) -> CredentialInfo:
+    return CredentialInfo(
+        id=doc.get("key_id") or "key_" + str(doc["_id"])[:16],
+        owner_id=doc["project_id"],
+        hint=doc.get("hint", ""),
+        created_at=doc["created_at"],
+        expires_at=doc.get("expires_at"),
+        last_used_at=doc.get("last_used_at"),
+    )
 
 
 def looks_like_api_key(token: str) -> bool:
@@ -63,11 +86,13 @@ class Projects:
     def __init__(self, db: AsyncDatabase[Document], clock: Clock = utc_now) -> None:
         self._projects = db.projects
         self._keys = db.api_keys
+        self._sessions = Sessions(db, clock)
         self._clock = clock
         self._plan_leases = Leases(db.project_locks, ttl=_PLAN_LEASE, clock=clock)
 
     async def ensure_indexes(self) -> None:
         await self._keys.create_index([("project_id", ASCENDING)])
+        await self._keys.create_index([("key_id", ASCENDING)])
 
     async def create(self, name: str, plan: Plan) -> Project:
         now = self._clock()
@@ -114,36 +139,66 @@ class Projects:
             )
         return True
 
-    async def new_api_key(self, project_id: str) -> str:
+    async def new_api_key(
+        self, project_id: str, *, expires_in: timedelta | None = None
+    ) -> IssuedKey:
         """Make a key; it is returned once and only its hash is kept."""
-        api_key = API_KEY_PREFIX + secrets.token_urlsafe(_API_KEY_SECRET_BYTES)
+        api_key = new_secret(API_KEY_PREFIX)
+        now = self._clock()
+        issued = IssuedKey(
+            ids.new_id(KEY_ID_PREFIX), api_key, None if expires_in is None else now + expires_in
+        )
         await self._keys.insert_one(
             {
                 "_id": hash_secret(api_key),
+                "key_id": issued.key_id,
                 "project_id": project_id,
                 "hint": api_key[-4:],
-                "created_at": self._clock(),
+                "created_at": now,
+                "expires_at": issued.expires_at,
             }
         )
-        return api_key
+        return issued
 
-    async def project_id_for_key(self, api_key: str) -> str | None:
+    async def key_owner(self, api_key: str) -> KeyOwner | None:
+        """Whose key this is; None for an unknown or expired key."""
         key_hash = hash_secret(api_key)
-        doc = await self._keys.find_one({"_id": key_hash})
+        doc = await self._keys.find_one({"_id": key_hash}, {"project_id": 1, "expires_at": 1})
         if doc is None or not hmac.compare_digest(str(doc["_id"]), key_hash):
             return None
-        return str(doc["project_id"])
+        if expired(doc, self._clock()):
+            return None
+        return KeyOwner(str(doc["project_id"]), key_hash, doc.get("expires_at"))
 
-    async def exists_or_erased(self, project_id: str) -> bool:
-        return await self._projects.find_one({"_id": project_id}, {"_id": 1}) is not None
+    async def project_id_for_key(self, api_key: str) -> str | None:
+        owner = await self.key_owner(api_key)
+        return None if owner is None else owner.project_id
 
-    async def erase_keys(self, project_id: str) -> dict[str, int]:
-        """First step of a project's erasure: no new request gets in."""
-        return {"api_keys": await delete_all(self._keys, {"project_id": project_id})}
+    async def keys(self, project_id: str) -> list[CredentialInfo]:
+        found = self._keys.find({"project_id": project_id}).sort("created_at", 1)
+        return [_key_info(doc) async for doc in found]
+
+    async def revoke_key(self, key_id: str) -> CredentialInfo | None:
+        """Delete the key named `key_id`, and end the console sessions it opened; what it was,
+        or None when there is no such key."""
+        doc = await self._keys.find_one({"key_id": key_id})
+        if doc is None:
+            return None
+        await self._keys.delete_one({"_id": doc["_id"]})
+        await self._sessions.end_for_credentials([str(doc["_id"])])
+        return _key_info(doc)
+
+    async def record_use(self, credential: str, at: datetime) -> None:
+        await self._keys.update_one({"_id": credential}, {"$max": {"last_used_at": at}})
 
     async def erase_project(self, project_id: str) -> dict[str, int]:
-        """The keys (again: one may have been created meanwhile), then the project itself,
-        so that a request already past authentication cannot open a ticket."""
-        counts = await self.erase_keys(project_id)
+        """The keys and console sessions first, so that no new request gets in, then the
+        project itself, so that a request already past authentication cannot open a ticket."""
+        counts = {"api_keys": await delete_all(self._keys, {"project_id": project_id})}
+        counts |= await self._sessions.erase_project(project_id)
         counts["projects"] = await delete_all(self._projects, {"_id": project_id})
         return counts
+
+    async def erase_subject(self, project_id: str, email: str) -> dict[str, int]:
+        """A data subject's console sessions and sign-in links in the project."""
+        return await self._sessions.erase_subject(project_id, email)

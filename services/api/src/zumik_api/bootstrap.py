@@ -20,6 +20,7 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_accounts.projects import Projects
+from zumik_accounts.sessions import Sessions
 from zumik_accounts.staff import Staff
 from zumik_contracts.topology import billing_exchange
 from zumik_idempotency import IdempotencyRecords
@@ -34,16 +35,20 @@ from zumik_tickets.queue import SupportQueue
 from zumik_tickets.store import TicketStore
 from zumik_tickets.timers import SlaTimers
 
-from zumik_api.adapters.directory import AuthCache, CachedDirectory
+from zumik_api.adapters.auth_cache import AuthCache
+from zumik_api.adapters.directory import CachedDirectory
 from zumik_api.adapters.events import EventPublisher
 from zumik_api.adapters.idempotency import StoredIdempotency
 from zumik_api.adapters.relay import OutboxRelay
+from zumik_api.adapters.sessions import StoredSessions
 from zumik_api.adapters.tickets import Committed, StoredTickets
 from zumik_api.consumers.billing import dead_letters as billing_dead_letters
 from zumik_api.consumers.billing import subscribe_plan_changes
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.http.app import http_app
+from zumik_api.http.throttle import FailureThrottle
 from zumik_api.service.access import Access
+from zumik_api.service.console import ConsoleSignIn
 from zumik_api.service.idempotency import IdempotentRequests
 from zumik_api.service.plans import PlanChanges
 from zumik_api.service.tickets import TicketService
@@ -54,6 +59,7 @@ log = logging.getLogger("zumik_api")
 
 IDEMPOTENCY_PURGE_SECONDS = 600.0
 ACK_PURGE_SECONDS = 600.0
+SESSION_PURGE_SECONDS = 3600.0
 
 
 @dataclass
@@ -67,12 +73,14 @@ class Runtime:
     ledger: OutboxLedger
     idempotency_records: IdempotencyRecords
     projects: Projects
+    sessions: Sessions
     directory: CachedDirectory
     relay: OutboxRelay
     scheduler: SlaScheduler
     # The use cases the entry points call.
     tickets: TicketService
     access: Access
+    console: ConsoleSignIn
     idempotent: IdempotentRequests
     plan_changes: PlanChanges
     clock: Clock
@@ -121,6 +129,7 @@ class Runtime:
     async def _prepare_store(self) -> None:
         await ensure_ticket_indexes(self.db)
         await self.projects.ensure_indexes()
+        await self.sessions.ensure_indexes()
         await self.idempotency_records.ensure_indexes()
         # FerretDB's filtered updates are not atomic: re-check each lease before its write.
         self.store.confirm_leases = await mongo.is_ferretdb(self.client)
@@ -185,7 +194,13 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     ledger = OutboxLedger(db)
     store = ticket_store(db, ledger, settings, clock)
     projects = Projects(db, clock)
-    directory = CachedDirectory(projects, Staff(db, clock), AuthCache(settings.auth_cache_seconds))
+    sessions = Sessions(db, clock)
+    cache = AuthCache(settings.auth_cache_seconds, settings.auth_negative_cache_seconds)
+    directory = CachedDirectory(projects, Staff(db, clock), cache, clock)
+    idle = timedelta(minutes=settings.console_idle_minutes)
+    session_store = StoredSessions(
+        sessions, cache, lifetime=timedelta(hours=settings.console_session_hours), idle=idle
+    )
     broker = confirming_broker(settings.amqp_url, logger=None)
     publisher = EventPublisher(broker)
     relay = OutboxRelay(publisher, ledger, clock)
@@ -205,11 +220,13 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         ledger=ledger,
         idempotency_records=idempotency_records,
         projects=projects,
+        sessions=sessions,
         directory=directory,
         relay=relay,
         scheduler=SlaScheduler(tickets, every=settings.sla_scheduler_every_seconds),
         tickets=tickets,
         access=Access(directory),
+        console=ConsoleSignIn(directory, session_store, idle_timeout=idle),
         idempotent=IdempotentRequests(StoredIdempotency(idempotency_records)),
         plan_changes=plan_changes,
         clock=clock,
@@ -226,6 +243,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         await active.start()
         app.state.tickets = active.tickets
         app.state.access = active.access
+        app.state.console = active.console
+        app.state.auth_failures = FailureThrottle(settings.auth_failures_per_minute)
         app.state.idempotent = active.idempotent
         app.state.clock = active.clock
         app.state.health = active
@@ -234,4 +253,4 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             await active.stop()
 
-    return http_app(settings.max_request_bytes, lifespan)
+    return http_app(settings.max_request_bytes, settings.console_dir, lifespan)

@@ -1,9 +1,13 @@
 """Configuration, read from the environment (and a `.env` file when present)."""
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The console's build output, beside the API in this repository (and in the API's image).
+CONSOLE_DIST = Path(__file__).resolve().parents[3] / "console" / "dist"
 
 
 class Settings(BaseSettings):
@@ -30,6 +34,29 @@ class Settings(BaseSettings):
         description="How long an API key's project and plan are reused without a store read. "
         "Plan changes and deleted keys take effect within it; keep it below privacy erasure's "
         "settle pause (PRIVACY_ERASE_SETTLE_SECONDS).",
+    )
+
+    auth_negative_cache_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="How long an unknown key or token is remembered as unknown (guessing keys "
+        "costs the guesser, not the store); a key just created works after at most this long.",
+    )
+    auth_failures_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="Failed authentications a client address may make per minute (per API "
+        "process) before it gets 429.",
+    )
+
+    console_dir: Path = Field(
+        default=CONSOLE_DIST, description="The built console (`npm run build` writes it)."
+    )
+    console_session_hours: float = Field(
+        default=12.0, gt=0, description="A console session ends this long after sign-in."
+    )
+    console_idle_minutes: float = Field(
+        default=30.0, gt=0, description="A console session ends after this long unused."
     )
 
     sla_scheduler_enabled: bool = True

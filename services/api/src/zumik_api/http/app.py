@@ -3,10 +3,11 @@
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
 from fastapi import FastAPI
 
-from zumik_api.http import health, staff, tickets
+from zumik_api.http import console, health, staff, tickets
 from zumik_api.http.errors import install_error_handlers, openapi_without_422
 from zumik_api.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 
@@ -19,7 +20,7 @@ envelope `{"error": {"type", "code", "message", "param"}}`, and every response a
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def http_app(max_request_bytes: int, lifespan: Lifespan) -> FastAPI:
+def http_app(max_request_bytes: int, console_dir: Path, lifespan: Lifespan) -> FastAPI:
     app = FastAPI(
         title="Zumik Support API",
         version="2.0.0",
@@ -28,6 +29,8 @@ def http_app(max_request_bytes: int, lifespan: Lifespan) -> FastAPI:
     )
     app.include_router(tickets.router)
     app.include_router(staff.router)
+    app.include_router(console.router)
+    app.include_router(console.static_router(console_dir))
     app.include_router(health.router)
     install_error_handlers(app)
     app.openapi = lambda: openapi_without_422(app)  # type: ignore[method-assign]

@@ -189,27 +189,27 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(ApiError(exc.status_code, type_, code, message))
 
 
-def _described(description: str) -> dict[str, Any]:
+def described(description: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": description}
 
 
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _described("Invalid request: bad JSON, a missing, unknown or invalid parameter."),
-    401: _described("Missing, malformed or unknown API key."),
-    413: _described("The request body is larger than the API accepts."),
-    500: _described("An error on our side."),
+    400: described("Invalid request: bad JSON, a missing, unknown or invalid parameter."),
+    401: described("Missing, malformed or unknown API key."),
+    413: described("The request body is larger than the API accepts."),
+    500: described("An error on our side."),
 }
 CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     **COMMON_ERRORS,
-    409: _described("A request with this Idempotency-Key is still being processed."),
+    409: described("A request with this Idempotency-Key is still being processed."),
 }
 TICKET_ERRORS: dict[int | str, dict[str, Any]] = {
     **COMMON_ERRORS,
-    404: _described("No such ticket in this project."),
+    404: described("No such ticket in this project."),
 }
 CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     **TICKET_ERRORS,
-    409: _described(
+    409: described(
         "The ticket is closed (open a new one), its thread is full, it is busy, "
         "or a request with this Idempotency-Key is still being processed."
     ),

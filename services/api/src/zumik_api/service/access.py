@@ -15,3 +15,7 @@ class Access:
 
     async def team_member(self, token: str) -> TeamMember | None:
         return await self._directory.member_for_token(token)
+
+    def used(self, principal: Customer | TeamMember) -> None:
+        """Keep `last_used_at` of the credential (coarsely, without a write per request)."""
+        self._directory.record_use(principal)

@@ -81,18 +81,77 @@ class SlaTimers(Protocol):
 
 @dataclass(frozen=True)
 class Customer:
-    """Who calls the customer API: a project."""
+    """Who calls the customer API: a project (with the credential it used)."""
 
     project_id: str
+    credential: str = ""
 
 
 @dataclass(frozen=True)
 class TeamMember:
     id: str
     email: str
+    credential: str = ""
 
 
-class Directory(Protocol):
+SessionKind = Literal["customer", "staff"]
+
+
+class SessionRecord(Protocol):
+    """A console session as stored."""
+
+    @property
+    def kind(self) -> SessionKind: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def csrf_token(self) -> str: ...
+    @property
+    def credential(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def project_id(self) -> str | None: ...
+    @property
+    def staff_id(self) -> str | None: ...
+
+    def csrf_matches(self, presented: str | None) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SignInLink:
+    project_id: str
+    email: str
+    credential: str
+
+
+class SessionStore(Protocol):
+    async def open(
+        self,
+        *,
+        kind: SessionKind,
+        email: str,
+        credential: str,
+        project_id: str | None = None,
+        staff_id: str | None = None,
+    ) -> tuple[str, SessionRecord]:
+        """A new session and its token (for the cookie; only its hash is kept)."""
+
+    async def find(self, token: str) -> SessionRecord | None:
+        """The live session of `token` (kept alive by the lookup); None once it ended."""
+
+    async def end(self, token: str) -> None: ...
+
+    async def use_link(self, token: str) -> SignInLink | None:
+        """A one-time link's project and email; None when unknown, used or expired."""
+
+
+class Plans(Protocol):
+    async def plan_of(self, project_id: str) -> Plan | None:
+        """None once the project is gone (erased), though a key may still be cached."""
+
+
+class Directory(Plans, Protocol):
     """Who a credential belongs to, and what a project's plan is."""
 
     def key_is_well_formed(self, api_key: str) -> bool: ...
@@ -101,8 +160,10 @@ class Directory(Protocol):
 
     async def member_for_token(self, token: str) -> TeamMember | None: ...
 
-    async def plan_of(self, project_id: str) -> Plan | None:
-        """None once the project is gone (erased), though a key may still be cached."""
+    async def project_name(self, project_id: str) -> str | None: ...
+
+    def record_use(self, principal: Customer | TeamMember) -> None:
+        """Note that a credential was used (coarsely, in the background)."""
 
     async def apply_plan_change(
         self, project_id: str, plan: Plan, changed_at: datetime

@@ -21,7 +21,7 @@ from zumik_api.domain.tickets import Ticket
 from zumik_api.service.ports import (
     Customer,
     Direction,
-    Directory,
+    Plans,
     SlaTimers,
     TicketPage,
     Tickets,
@@ -49,13 +49,13 @@ class TicketService:
         self,
         tickets: Tickets,
         timers: SlaTimers,
-        directory: Directory,
+        plans: Plans,
         calendar: BusinessCalendar,
         clock: Clock,
     ) -> None:
         self._tickets = tickets
         self._timers = timers
-        self._directory = directory
+        self._plans = plans
         self._calendar = calendar
         self._clock = clock
 
@@ -70,7 +70,7 @@ class TicketService:
         priority: Priority,
         contact_email: str | None,
     ) -> Ticket:
-        plan = await self._directory.plan_of(customer.project_id)
+        plan = await self._plans.plan_of(customer.project_id)
         if plan is None:
             raise ProjectGone(customer.project_id)
         ticket = Ticket.open(
