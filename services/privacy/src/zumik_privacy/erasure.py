@@ -173,6 +173,7 @@ class Eraser:
     ) -> int:
         owners = self._owners
         tickets = await owners.tickets.erase_subject(project_id, email)
+        sessions = await owners.projects.erase_subject(project_id, email)
         erased.update(tickets.ticket_ids)
         # Traces of every ticket erased so far, not only this pass's: an idempotent request that
         # was running may have stored its response after its ticket was deleted.
@@ -183,7 +184,7 @@ class Eraser:
             owners.deliveries.erase_tickets(project_id, ids),
             owners.records.erase_project(project_id),
         )
-        return add_counts(counts, [tickets.counts, *traces])
+        return add_counts(counts, [tickets.counts, sessions, *traces])
 
 
 def _initial_counts(command: PrivacyCommand) -> ErasureCounts:
