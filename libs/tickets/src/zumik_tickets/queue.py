@@ -82,7 +82,10 @@ def _breached(breached: bool, now: datetime) -> dict[str, Any]:
     return late_or_overdue if breached else {"$nor": [late_or_overdue]}
 
 
-def _query(filters: QueueFilters, cursor: str | None, now: datetime) -> dict[str, Any]:
+def queue_query(filters: QueueFilters, cursor: str | None, now: datetime) -> dict[str, Any]:
+    """The filter of a queue page (sorted by QUEUE_SORT). `awaiting_team` comes first and is
+    always an equality at the top level, so that an index (and FerretDB's pushdown) narrows the
+    page to the tickets awaiting the team before anything else is looked at."""
     conditions: list[dict[str, Any]] = [{"awaiting_team": True}]
     if filters.status is not None:
         conditions.append({"status": filters.status})
@@ -111,7 +114,7 @@ class SupportQueue:
         self, filters: QueueFilters, *, limit: int, cursor: str | None, now: datetime
     ) -> Page:
         found = (
-            await self._tickets.find(_query(filters, cursor, now), SUMMARY_PROJECTION)
+            await self._tickets.find(queue_query(filters, cursor, now), SUMMARY_PROJECTION)
             .sort(QUEUE_SORT)
             .limit(limit + 1)
             .to_list(None)

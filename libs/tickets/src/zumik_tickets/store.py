@@ -155,12 +155,7 @@ class TicketStore:
 
         Ticket ids start with their creation time, so `_id` order is creation order.
         """
-        query: dict[str, Any] = {"project_id": project_id}
-        if status is not None:
-            query["status"] = status
-        if cursor is not None:
-            query["_id"] = {"$lt" if direction == "older" else "$gt": cursor}
-        order = DESCENDING if direction == "older" else ASCENDING
+        query, order = page_query(project_id, status, cursor, direction)
         found = (
             await self._tickets.find(query, SUMMARY_PROJECTION)
             .sort("_id", order)
@@ -171,3 +166,19 @@ class TicketStore:
         if direction == "newer":
             items.reverse()
         return Page(items=items, has_more=len(found) > limit)
+
+
+def page_query(
+    project_id: str,
+    status: TicketStatus | None,
+    cursor: str | None,
+    direction: Literal["older", "newer"],
+) -> tuple[dict[str, Any], int]:
+    """The filter and `_id` order of a list page: equalities on the project (and status) that an
+    index serves, then a range on `_id` after the cursor."""
+    query: dict[str, Any] = {"project_id": project_id}
+    if status is not None:
+        query["status"] = status
+    if cursor is not None:
+        query["_id"] = {"$lt" if direction == "older" else "$gt": cursor}
+    return query, DESCENDING if direction == "older" else ASCENDING

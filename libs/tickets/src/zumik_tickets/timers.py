@@ -37,8 +37,13 @@ class SlaTimers:
         )
 
     async def due(self, now: datetime) -> list[str]:
-        cursor = self._timers.find({"check_at": {"$lte": now}}, {"_id": 1})
+        cursor = self._timers.find(due_query(now), {"_id": 1})
         return [str(doc["_id"]) async for doc in cursor]
 
     async def drop(self, ticket_id: str) -> None:
         await self._timers.delete_one({"_id": ticket_id})
+
+
+def due_query(now: datetime) -> Document:
+    """The scheduler's candidates: a range on the `check_at` index."""
+    return {"check_at": {"$lte": now}}
