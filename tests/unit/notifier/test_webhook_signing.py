@@ -51,3 +51,10 @@ def test_bad_secrets_are_refused_without_echoing_them(bad: str) -> None:
     with pytest.raises(ValueError, match=r"whsec_|empty") as refused:
         webhook_secret_key(bad)
     assert "not base64!" not in str(refused.value)
+
+
+def test_a_short_secret_is_refused() -> None:
+    short = "whsec_" + base64.b64encode(b"only-sixteen-byt").decode()
+    with pytest.raises(ValueError, match="at least 24 bytes") as refused:
+        webhook_secret_key(short)
+    assert "only-sixteen" not in str(refused.value)

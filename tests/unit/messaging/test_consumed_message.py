@@ -6,7 +6,7 @@ import fast_depends.utils
 import pytest
 from faststream.rabbit import RabbitBroker, TestRabbitBroker
 from faststream.rabbit.message import RabbitMessage
-from zumik_notifier.app import ConsumedMessage
+from zumik_messaging.consumed import ConsumedMessage
 
 
 async def test_the_message_is_resolved_on_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:

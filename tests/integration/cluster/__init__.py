@@ -1,0 +1,1 @@
+"""Tests against a throw-away three-node RabbitMQ cluster (tests/cluster)."""
