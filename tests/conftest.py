@@ -35,7 +35,15 @@ def mongodb_url(services: service_resolution.Services) -> str:
 @pytest.fixture(scope="session")
 def settings(mongodb_url: str, services: service_resolution.Services) -> Settings:
     # The auth cache below the privacy tests' 0.1 s erasure settle, as in production (1 s < 3 s).
-    return Settings(mongodb_url=mongodb_url, amqp_url=services.amqp_url, auth_cache_seconds=0.05)
+    return Settings(
+        mongodb_url=mongodb_url,
+        amqp_url=services.amqp_url,
+        auth_cache_seconds=0.05,
+        auth_negative_cache_seconds=0.05,
+        # The tests fail authentication on purpose, all from the one test client's address;
+        # test_hardening checks the throttle on an app of its own.
+        auth_failures_per_minute=1_000_000,
+    )
 
 
 @contextlib.asynccontextmanager

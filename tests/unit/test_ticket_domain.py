@@ -245,6 +245,7 @@ def test_previews_are_at_most_200_characters() -> None:
     previews = [e.data.message.preview for e in ticket.new_events if e.data.message is not None]
     assert len(previews) == 2
     for text in previews:
+        assert text is not None
         assert len(text) == PREVIEW_LENGTH == 200
         assert text.endswith("…")
     assert previews[1] == "x" * 199 + "…"

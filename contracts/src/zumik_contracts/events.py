@@ -1,8 +1,10 @@
 """Ticket events published on the `zumik.support` topic exchange (routing key = event type).
 
-Personal data: `data.subject` and `data.message.preview` are free text written by the customer or
-the team and may contain personal data. No event carries `contact_email`. Events live in the
-ticket's outbox until published, so privacy erasure removes any that are still unpublished.
+Personal data: by default an event carries no free text: ids, status, priority, tiers, counts
+and timestamps, with `data.subject` and `data.message.preview` null. (An API started with
+`EVENTS_INCLUDE_TEXT=true` fills them in; text that reached a consumer's queue is then beyond the
+reach of erasure.) No event carries `contact_email`. Events live in the ticket's outbox until
+published, so privacy erasure removes any that are still unpublished.
 """
 
 from datetime import datetime
@@ -13,7 +15,7 @@ from pydantic import BaseModel, Field
 from zumik_contracts.tickets import Author, Plan, Priority, SlaTier, TicketStatus
 
 SUPPORT_EXCHANGE = "zumik.support"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: subject and message previews became optional (null by default)
 SCHEMA_VERSION_HEADER = "x-schema-version"
 PREVIEW_LENGTH = 200
 
@@ -38,12 +40,19 @@ EVENT_TYPES: tuple[EventType, ...] = (
 class MessageRef(BaseModel):
     id: str
     author: Author
-    preview: str = Field(max_length=PREVIEW_LENGTH, description="The first 200 characters.")
+    preview: str | None = Field(
+        default=None,
+        max_length=PREVIEW_LENGTH,
+        description="The first 200 characters; null unless the API includes text in events.",
+    )
+    attachment_count: int = Field(default=0, description="Files attached to the message.")
 
 
 class TicketEventData(BaseModel):
     ticket_id: str
-    subject: str
+    subject: str | None = Field(
+        default=None, description="Null unless the API includes text in events."
+    )
     status: TicketStatus
     previous_status: TicketStatus | None = None
     priority: Priority
@@ -64,6 +73,15 @@ class TicketEvent(BaseModel):
     occurred_at: datetime
     project_id: str
     data: TicketEventData
+
+
+def without_text(event: TicketEvent) -> TicketEvent:
+    """The event with its free text (subject, message preview) left out: data minimisation."""
+    data = event.data
+    message = None if data.message is None else data.message.model_copy(update={"preview": None})
+    return event.model_copy(
+        update={"data": data.model_copy(update={"subject": None, "message": message})}
+    )
 
 
 class OutboxEntry(BaseModel):

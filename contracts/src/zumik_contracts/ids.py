@@ -1,8 +1,10 @@
 """Prefixed, time-ordered object ids (`spt_...`, `spm_...`, `evt_...`, `prj_...`)."""
 
+import hashlib
 import os
 import threading
 import time
+from datetime import datetime
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
@@ -36,6 +38,14 @@ def new_id(prefix: str) -> str:
                 millis, randomness = millis + 1, 0
         _last = (millis, randomness)
     return f"{prefix}_{_base32(millis, 10)}{_base32(randomness, 16)}"
+
+
+def derived_id(prefix: str, at: datetime, seed: str) -> str:
+    """The id a retried request gets again: the time part from `at` (so it still sorts by
+    creation time), the rest from a hash of `seed` (so the same request makes the same id)."""
+    millis = int(at.timestamp() * 1000)
+    digest = int.from_bytes(hashlib.sha256(f"{prefix}:{seed}".encode()).digest()[:10], "big")
+    return f"{prefix}_{_base32(millis, 10)}{_base32(digest, 16)}"
 
 
 TICKET = "spt"

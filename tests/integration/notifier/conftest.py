@@ -21,10 +21,17 @@ import aio_pika
 import httpx
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
-from zumik_contracts.events import SUPPORT_EXCHANGE
+from pymongo.asynchronous.database import AsyncDatabase
+from zumik_api.domain.business_time import BusinessCalendar
+from zumik_api.domain.tickets import Ticket
+from zumik_contracts.events import SUPPORT_EXCHANGE, EventType, TicketEvent, without_text
 from zumik_notifier.app import Notifier, build_notifier
 from zumik_notifier.settings import Settings as NotifierSettings
 from zumik_notifier.topology import EVENTS_BINDING, Topology
+from zumik_store.clock import utc_now
+from zumik_store.mongo import Document
+from zumik_tickets.outbox import OutboxLedger
+from zumik_tickets.store import TicketStore
 
 from tests.amqp import take_until
 from tests.conftest import ApiProject
@@ -228,6 +235,32 @@ async def durable_ops_queue(services: Services) -> AsyncIterator[DurableOpsQueue
 
 
 # ---- helpers the tests share ------------------------------------------------------------------
+
+
+async def event_of_stored_ticket(
+    db: AsyncDatabase[Document],
+    project_id: str,
+    event_type: EventType,
+    *,
+    subject: str = "Webhook signatures fail",
+) -> TicketEvent:
+    """An event about a ticket stored without publishing anything (so the only event about it
+    is the one a test publishes itself), as the relay would publish it: without text."""
+    ticket = Ticket.open(
+        project_id=project_id,
+        plan="pilot",
+        subject=subject,
+        body="Since 10:00 UTC every signature check fails.",
+        priority="urgent",
+        contact_email=CONTACT_EMAIL,
+        now=utc_now(),
+        calendar=BusinessCalendar(),
+    )
+    await TicketStore(db, OutboxLedger(db)).insert(ticket, [])
+    [created] = ticket.new_events
+    return without_text(created).model_copy(
+        update={"id": f"evt_test{secrets.token_hex(8)}", "type": event_type}
+    )
 
 
 async def open_ticket(

@@ -2,15 +2,17 @@
 twice at once, and again after it was delivered, sends one webhook and one email."""
 
 import asyncio
-import secrets
-from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_contracts.events import MessageRef, TicketEvent, TicketEventData
 from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
-from tests.integration.notifier.conftest import NotifierEnv, delivered, for_ticket
+from tests.integration.notifier.conftest import (
+    NotifierEnv,
+    delivered,
+    event_of_stored_ticket,
+    for_ticket,
+)
 
 
 def _working_queues(notifier: NotifierEnv) -> list[str]:
@@ -21,21 +23,8 @@ def _working_queues(notifier: NotifierEnv) -> list[str]:
 async def test_a_redelivered_event_is_notified_once(
     project: ApiProject, notifier: NotifierEnv, db: AsyncDatabase[Document]
 ) -> None:
-    event = TicketEvent(
-        id=f"evt_test{secrets.token_hex(8)}",
-        type="ticket.message_added",
-        occurred_at=datetime.now(UTC),
-        project_id=project.id,
-        data=TicketEventData(
-            ticket_id=f"spt_test{secrets.token_hex(8)}",
-            subject="Invoices are duplicated",
-            status="open",
-            priority="normal",
-            plan_tier="base",
-            sla_tier="standard",
-            priority_queue=False,
-            message=MessageRef(id="spm_test2", author="customer", preview="Twice this month"),
-        ),
+    event = await event_of_stored_ticket(
+        db, project.id, "ticket.message_added", subject="Invoices are duplicated"
     )
     body = event.model_dump_json().encode()
     ticket_id = event.data.ticket_id
@@ -64,3 +53,29 @@ async def test_a_redelivered_event_is_notified_once(
         ("email", "delivered", 1),
         ("webhook", "delivered", 1),
     ]
+
+
+async def test_an_erased_tickets_event_sends_nothing(
+    project: ApiProject, notifier: NotifierEnv, db: AsyncDatabase[Document]
+) -> None:
+    """Events carry no text, and the team's channels read the live ticket when they deliver:
+    a ticket erased before delivery sends neither a webhook nor an email."""
+    event = await event_of_stored_ticket(db, project.id, "ticket.created", subject="Erase me")
+    await db.tickets.delete_one({"_id": event.data.ticket_id})  # erased meanwhile
+    body = event.model_dump_json().encode()
+    await notifier.publish_raw(body, content_type="application/json", message_id=event.id)
+
+    async with asyncio.timeout(15):
+        while True:
+            found = await db.notification_deliveries.count_documents({"event_id": event.id})
+            if found == 2:
+                break
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    assert for_ticket(notifier.webhook.requests, event.data.ticket_id) == []
+    assert for_ticket(notifier.resend.requests, event.data.ticket_id) == []
+    entries = await db.notification_deliveries.find({"event_id": event.id}).to_list(None)
+    assert {(e["channel"], e["state"], e["last_status"]) for e in entries} == {
+        ("email", "delivered", None),
+        ("webhook", "delivered", None),
+    }

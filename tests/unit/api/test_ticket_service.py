@@ -15,8 +15,8 @@ import pytest
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.domain.errors import TicketClosed, TicketNotFound
 from zumik_api.domain.scope import TEAM, ProjectScope
-from zumik_api.domain.tickets import Ticket
-from zumik_api.service.ports import Customer, Direction
+from zumik_api.domain.tickets import RequestKey, Ticket
+from zumik_api.service.ports import AlreadyStored, Customer, Direction
 from zumik_api.service.tickets import ProjectGone, TeamUpdate, TicketService
 from zumik_contracts.staff import QueueFilters
 from zumik_contracts.tickets import Plan, TicketStatus
@@ -66,6 +66,8 @@ class Tickets:
     changes: int = 0
 
     async def add(self, ticket: Ticket) -> None:
+        if ticket.id in self.stored:
+            raise AlreadyStored(ticket.id)
         self.journal.append(("add", ticket.id, *(event.type for event in ticket.new_events)))
         self.committed_events += list(ticket.new_events)
         ticket.mark_saved()
@@ -74,6 +76,10 @@ class Tickets:
     async def get(self, ticket_id: str) -> Ticket | None:
         found = self.stored.get(ticket_id)
         return None if found is None else copy.deepcopy(found)
+
+    async def remove(self, ticket_id: str) -> None:
+        self.journal.append(("remove", ticket_id))
+        del self.stored[ticket_id]
 
     @asynccontextmanager
     async def change(self, ticket_id: str) -> AsyncIterator[Work | None]:
@@ -131,12 +137,16 @@ def _at(moment: datetime | None) -> str:
 
 @dataclass
 class Directory:
-    """The `Plans` port: each project's plan."""
+    """The `Plans` port: each project's plan; `erased` projects are gone though still cached."""
 
     plans: dict[str, Plan] = field(default_factory=dict)
+    erased: set[str] = field(default_factory=set)
 
     async def plan_of(self, project_id: str) -> Plan | None:
         return self.plans.get(project_id)
+
+    async def still_exists(self, project_id: str) -> bool:
+        return project_id in self.plans and project_id not in self.erased
 
 
 @dataclass
@@ -148,13 +158,16 @@ class World:
     clock: Clock
     journal: list[Entry]
 
-    async def open(self, project: str = "prj_a", priority: str = "normal") -> Ticket:
+    async def open(
+        self, project: str = "prj_a", priority: str = "normal", request: RequestKey | None = None
+    ) -> Ticket:
         return await self.service.open(
             Customer(project),
             subject="Streaming cuts off",
             body="It stops after 30 s.",
             priority=priority,  # type: ignore[arg-type]
             contact_email="dev@example.com",
+            request=request,
         )
 
     def entries(self, ticket_id: str) -> list[Entry]:
@@ -206,6 +219,37 @@ async def test_a_project_erased_under_a_cached_key_opens_nothing(world: World) -
     with pytest.raises(ProjectGone):
         await world.open("prj_gone")
     assert world.journal == []
+
+
+async def test_a_ticket_opened_while_its_project_is_erased_does_not_stay(world: World) -> None:
+    """The cache still knew the plan, but the project was erased meanwhile: the ticket that an
+    erasure's sweep may have missed is removed again."""
+    world.directory.erased.add("prj_a")
+    with pytest.raises(ProjectGone):
+        await world.open("prj_a")
+    assert world.tickets.stored == {}
+    assert world.journal[-1][0] == "remove"
+
+
+async def test_the_same_request_opens_one_ticket_however_often_it_runs(world: World) -> None:
+    """A retry of a request whose first run committed (its response was lost) finds that
+    ticket instead of opening a second one."""
+    request = RequestKey("prj_a:key-1", MONDAY_10)
+    first = await world.open(request=request)
+    world.clock.now = MONDAY_10 + timedelta(seconds=40)  # the retry comes later
+    again = await world.open(request=request)
+    assert again.id == first.id
+    assert len(world.tickets.stored) == 1
+    assert [m.id for m in again.messages] == [m.id for m in first.messages]
+
+
+async def test_the_same_reply_request_adds_one_message(world: World) -> None:
+    ticket = await world.open()
+    scope = ProjectScope("prj_a")
+    request = RequestKey("prj_a:key-2", MONDAY_10)
+    await world.service.reply(scope, ticket.id, "Any news?", request)
+    replied = await world.service.reply(scope, ticket.id, "Any news?", request)
+    assert [m.body for m in replied.messages] == ["It stops after 30 s.", "Any news?"]
 
 
 # --------------------------------------------------------------------------- reply, status

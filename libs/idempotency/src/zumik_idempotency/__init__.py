@@ -1,9 +1,12 @@
 """Idempotency records: the first response to a POST, stored and replayed for 24 hours.
 
 A record is claimed by inserting it ("in progress") as a lease (`zumik_store.lease`), so of two
-concurrent retries exactly one runs the request; the other waits for the stored result. A claim
-whose request died is taken over once its lease runs out; completing a record is conditional on
-its claim's token, so a request that lost its claim never overwrites the one that took it over.
+concurrent retries exactly one runs the request; the others wait for the stored result (a few at
+most per key in each process: the rest are told at once to retry later). A claim whose request
+died is taken over once its lease runs out, keeping its `created_at`: that, with the record's id,
+names the request (the API derives the ids of what it creates from them), so a request that had
+committed before it died is not done twice. Completing a record is conditional on its claim's
+token, so a request that lost its claim never overwrites the one that took it over.
 Records hold response bodies (personal data), so they carry the ticket id and project id that
 privacy erasure deletes them by.
 """
@@ -23,6 +26,8 @@ from zumik_store.mongo import Document
 
 MAX_KEY_LENGTH = 255
 COLLECTION = "idempotency_keys"
+# Requests of one process waiting for one key's first request to finish; more get told at once.
+MAX_WAITERS_PER_KEY = 4
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class IdempotencyRecords:
         self._window = window
         self._wait_seconds = wait_seconds
         self._clock = clock
+        self._waiting: dict[str, int] = {}
 
     async def ensure_indexes(self) -> None:
         await self._records.create_index([("created_at", ASCENDING)])
@@ -65,31 +71,52 @@ class IdempotencyRecords:
         """Claim the key for this request, or return the response already stored for it."""
         record_id = f"{project_id}:{hashlib.sha256(key.encode()).hexdigest()}"
         deadline = time.monotonic() + self._wait_seconds
-        while True:
-            now = self._clock()
-            fields = {
-                "project_id": project_id,
-                "fingerprint": request_fingerprint,
-                "state": "in_progress",
-                "created_at": now,
-            }
-            outcome = await self._leases.claim(record_id, fields)
-            if isinstance(outcome, Grant):
-                return outcome
-            created_at = outcome.get("created_at")
-            outdated = not isinstance(created_at, datetime) or created_at <= now - self._window
-            if outdated or (outcome.get("state") == "in_progress" and expired(outcome, now)):
-                grant = await self._leases.take_over(outcome, fields)
-                if grant is not None:
-                    return grant
-                continue
-            if outcome.get("fingerprint") != request_fingerprint:
-                raise IdempotencyKeyReused
-            if outcome.get("state") == "done":
-                return StoredResponse(int(outcome["status_code"]), bytes(outcome["body"]))
-            if time.monotonic() >= deadline:
-                raise IdempotencyKeyInUse
-            await asyncio.sleep(0.05)
+        waiting = False
+        try:
+            while True:
+                outcome = await self._claim_once(record_id, project_id, request_fingerprint)
+                if outcome is not None:
+                    return outcome
+                if not waiting:
+                    if self._waiting.get(record_id, 0) >= MAX_WAITERS_PER_KEY:
+                        raise IdempotencyKeyInUse
+                    self._waiting[record_id] = self._waiting.get(record_id, 0) + 1
+                    waiting = True
+                if time.monotonic() >= deadline:
+                    raise IdempotencyKeyInUse
+                await asyncio.sleep(0.05)
+        finally:
+            if waiting:
+                left = self._waiting.pop(record_id) - 1
+                if left:
+                    self._waiting[record_id] = left
+
+    async def _claim_once(
+        self, record_id: str, project_id: str, request_fingerprint: str
+    ) -> Grant | StoredResponse | None:
+        """A claim, the stored response, or None while another request holds the key."""
+        now = self._clock()
+        fields = {
+            "project_id": project_id,
+            "fingerprint": request_fingerprint,
+            "state": "in_progress",
+            "created_at": now,
+        }
+        outcome = await self._leases.claim(record_id, fields)
+        if isinstance(outcome, Grant):
+            return outcome
+        created_at = outcome.get("created_at")
+        if not isinstance(created_at, datetime) or created_at <= now - self._window:
+            return await self._leases.take_over(outcome, fields)  # a new request entirely
+        if outcome.get("fingerprint") != request_fingerprint:
+            raise IdempotencyKeyReused
+        if outcome.get("state") == "done":
+            return StoredResponse(int(outcome["status_code"]), bytes(outcome["body"]))
+        if expired(outcome, now):
+            # Its request died, perhaps after committing: the same request runs again, under
+            # the same name (record id and created_at), so it finds what that run made.
+            return await self._leases.take_over(outcome, {"state": "in_progress"}, carry=True)
+        return None
 
     async def complete(self, claim: Grant, response: StoredResponse, ticket_id: str | None) -> None:
         """Store the response; a claim lost meanwhile raises LeaseLost and stores nothing."""

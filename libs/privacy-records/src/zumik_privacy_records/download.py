@@ -102,7 +102,7 @@ async def download_export(
 async def _write(
     db: AsyncDatabase[Document], reference: ExportReference, writer: str, partial: Path
 ) -> None:
-    file = await asyncio.to_thread(partial.open, "w+b")
+    file = await asyncio.to_thread(_private_file, partial)
     try:
         assembler = await asyncio.to_thread(_Assembler, file, reference)
         chunks = (
@@ -115,3 +115,10 @@ async def _write(
         await asyncio.to_thread(assembler.finish)
     finally:
         await asyncio.to_thread(file.close)
+
+
+def _private_file(path: Path) -> IO[bytes]:
+    """A new file only its owner can read: an export is personal data."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # whatever the umask
+    return os.fdopen(fd, "w+b")

@@ -20,6 +20,7 @@ once the lease changed hands or has less time left than one store operation may 
 """
 
 import asyncio
+import logging
 import random
 import secrets
 import time
@@ -34,6 +35,8 @@ from pymongo.errors import DuplicateKeyError
 
 from zumik_store.clock import Clock, utc_now
 from zumik_store.mongo import Document
+
+log = logging.getLogger("zumik_store.lease")
 
 TOKEN = "token"  # noqa: S105 - a field name, not a secret
 EXPIRES_AT = "expires_at"
@@ -81,13 +84,18 @@ class Leases:
         ttl: timedelta,
         clock: Clock = utc_now,
         inserter: Inserter | None = None,
+        max_waiters: int | None = None,
     ) -> None:
         """`inserter` writes a new lease (default `insert_one`; a group-committing batcher
-        under load). It must raise DuplicateKeyError when the key is taken."""
+        under load). It must raise DuplicateKeyError when the key is taken. `max_waiters`
+        bounds how many callers of this process wait for one key: more are told at once
+        (LeaseBusy) instead of polling the store."""
         self.collection = collection
         self.ttl = ttl
         self._clock = clock
         self._insert = inserter or self._insert_one
+        self._max_waiters = max_waiters
+        self._waiting: dict[str, int] = {}
 
     async def _insert_one(self, document: Document) -> None:
         await self.collection.insert_one(document)
@@ -124,7 +132,10 @@ class Leases:
         deleted = await self.collection.delete_one({"_id": holder["_id"], TOKEN: holder.get(TOKEN)})
         if deleted.deleted_count == 0:
             return None
-        kept = {k: v for k, v in holder.items() if k not in ("_id", TOKEN)} if carry else {}
+        # What the holder recorded, not its lease: the new grant's lease starts now.
+        kept = {k: v for k, v in holder.items() if k not in ("_id", TOKEN, EXPIRES_AT)}
+        if not carry:
+            kept = {}
         merged = {**kept, **(fields or {}), "taken_over_at": self._clock()}
         return await self._try_insert(str(holder["_id"]), merged, ttl)
 
@@ -135,28 +146,52 @@ class Leases:
         holder to release it or for its lease to expire."""
         deadline = time.monotonic() + wait_seconds
         delay = 0.002
-        while True:
-            outcome = await self.claim(key, fields)
-            if isinstance(outcome, Grant):
-                return outcome
-            if expired(outcome, self._clock()):
-                grant = await self.take_over(outcome, fields)
-                if grant is not None:
-                    return grant
-                continue
-            if time.monotonic() >= deadline:
-                raise LeaseBusy(key)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, 0.05)
+        waiting = False
+        try:
+            while True:
+                outcome = await self.claim(key, fields)
+                if isinstance(outcome, Grant):
+                    return outcome
+                if expired(outcome, self._clock()):
+                    grant = await self.take_over(outcome, fields)
+                    if grant is not None:
+                        return grant
+                    continue
+                if not waiting:
+                    waiting = self._join_waiters(key)
+                if time.monotonic() >= deadline:
+                    raise LeaseBusy(key)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 0.05)
+        finally:
+            if waiting:
+                self._leave_waiters(key)
+
+    def _join_waiters(self, key: str) -> bool:
+        count = self._waiting.get(key, 0)
+        if self._max_waiters is not None and count >= self._max_waiters:
+            raise LeaseBusy(key)
+        self._waiting[key] = count + 1
+        return True
+
+    def _leave_waiters(self, key: str) -> None:
+        left = self._waiting.pop(key) - 1
+        if left:
+            self._waiting[key] = left
 
     @asynccontextmanager
     async def hold(self, key: str, *, wait_seconds: float) -> AsyncIterator[Grant]:
-        """Take the lease, and release it however the block ends (cancellation included)."""
+        """Take the lease, and release it however the block ends (cancellation included). A
+        release that fails is logged, never raised: it would hide the block's own outcome, and
+        the lease expires by itself."""
         grant = await self.take(key, wait_seconds=wait_seconds)
         try:
             yield grant
         finally:
-            await asyncio.shield(self.release(grant))
+            try:
+                await asyncio.shield(self.release(grant))
+            except Exception as error:
+                log.warning("lease %s not released (%s); it expires", key, type(error).__name__)
 
     async def release(self, grant: Grant) -> None:
         await self.collection.delete_one({"_id": grant.key, TOKEN: grant.token})
@@ -191,5 +226,9 @@ class Leases:
         try:
             await self._insert(record)
         except DuplicateKeyError:
-            return None
+            # Taken, unless it is this very insert that landed (a retried write reports the
+            # duplicate of its own first attempt).
+            holder = await self.find(key)
+            if holder is None or holder.get(TOKEN) != token:
+                return None
         return Grant(key, token, expires_at, record)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
 
 DEFAULT_DATABASE = "zumik_support"
 DEFAULT_TIMEOUT_SECONDS = 5.0
@@ -46,3 +47,11 @@ async def is_ferretdb(client: AsyncMongoClient[Document]) -> bool:
     """Whether the server is FerretDB (whose updates are not atomic against concurrent writers)."""
     info = await client.admin.command("buildInfo")
     return "ferretdb" in str(info.get("ferretdb", "")).lower() or "ferretdb" in str(info).lower()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the store is (for now) unreachable or too slow, rather than that the
+    operation itself was wrong: retrying later may succeed."""
+    if isinstance(error, ConnectionFailure | ExecutionTimeout | WTimeoutError):
+        return True
+    return isinstance(error, PyMongoError) and bool(getattr(error, "timeout", False))

@@ -84,6 +84,9 @@ class OutboxLedger:
             if any(e.get("code") != DUPLICATE_KEY for e in error.details["writeErrors"]):
                 raise
 
+    async def ticket_exists(self, ticket_id: str) -> bool:
+        return await self._tickets.find_one({"_id": ticket_id}, {"_id": 1}) is not None
+
     def published_here(self, entry: OutboxEntry) -> bool:
         """Whether this process published the event (no store read)."""
         return entry.event.id in self._recent

@@ -36,6 +36,8 @@ from zumik_tickets.outbox import OutboxLedger
 from zumik_tickets.records import Page, StoredTicket, TicketRecord, TicketState
 
 LEASE_TTL = timedelta(seconds=15)
+# Changes of one process waiting for one ticket's lease; more are told at once to retry.
+MAX_WAITERS_PER_TICKET = 8
 
 
 class StaleWrite(LeaseLost):
@@ -57,11 +59,14 @@ class TicketWrite:
         new_messages: list[ThreadMessage],
         new_history: list[TicketChange],
         new_events: list[OutboxEntry],
+        rewrite_history: bool = False,
     ) -> list[OutboxEntry]:
         """Write the change; the outbox as written (the unpublished entries kept, then the new
-        ones). Raises StaleWrite when a newer holder wrote the ticket meanwhile."""
+        ones). `rewrite_history`: the history was trimmed, write it whole. Raises StaleWrite when
+        a newer holder wrote the ticket meanwhile."""
+        history = list(ticket.history) if rewrite_history else None
         return await self._store._save(
-            self._grant, self.stored, ticket, new_messages, new_history, new_events
+            self._grant, self.stored, ticket, new_messages, new_history, new_events, history
         )
 
 
@@ -83,18 +88,27 @@ class TicketStore:
         self._tickets = db.tickets
         self._inserts = InsertBatcher(db.tickets)
         self.ledger = ledger
-        self.leases = Leases(db.ticket_locks, ttl=lease_ttl, clock=clock)
+        self.leases = Leases(
+            db.ticket_locks, ttl=lease_ttl, clock=clock, max_waiters=MAX_WAITERS_PER_TICKET
+        )
         self._lease_wait_seconds = lease_wait_seconds
         self.confirm_leases = confirm_leases
         self._write_timeout = write_timeout
 
     async def insert(self, ticket: TicketState, outbox: list[OutboxEntry]) -> None:
-        """A new ticket with the events of its opening (group-committed with other inserts)."""
+        """A new ticket with the events of its opening (group-committed with other inserts).
+        Raises DuplicateKeyError when a ticket with its id exists: the same request opened it
+        before (ids of a retried request are the same)."""
         await self._inserts.insert(ticket_document(ticket, outbox, fence=""))
 
     async def get(self, ticket_id: str) -> TicketRecord | None:
         doc = await self._tickets.find_one({"_id": ticket_id}, {"outbox": 0})
         return None if doc is None else ticket_record(doc)
+
+    async def remove(self, ticket_id: str) -> None:
+        """Delete a ticket that must not stay (opened while its project was being erased)."""
+        await self._tickets.delete_one({"_id": ticket_id})
+        await self.database.sla_timers.delete_one({"_id": ticket_id})
 
     async def project_of(self, ticket_id: str) -> str | None:
         doc = await self._tickets.find_one({"_id": ticket_id}, {"project_id": 1})
@@ -124,13 +138,18 @@ class TicketStore:
         new_messages: list[ThreadMessage],
         new_history: list[TicketChange],
         new_events: list[OutboxEntry],
+        whole_history: list[TicketChange] | None,
     ) -> list[OutboxEntry]:
         # Published events leave the outbox with this write.
         kept = await self.ledger.unpublished(stored.outbox, stored.outbox_at)
         if self.confirm_leases:
             await self.leases.confirm(grant, margin=self._write_timeout)
         outbox = outbox_fields(kept, new_events)
-        update: dict[str, Any] = {"$set": {**state_fields(ticket), **outbox, "fence": grant.token}}
+        fields = {**state_fields(ticket), **outbox, "fence": grant.token}
+        if whole_history is not None:
+            fields["history"] = [change_document(c) for c in whole_history]
+            new_history = []
+        update: dict[str, Any] = {"$set": fields}
         pushes = {
             "messages": [message_document(m) for m in new_messages],
             "history": [change_document(c) for c in new_history],

@@ -8,9 +8,11 @@ ticket is gone is dropped. Writers keep timers early rather than late (see the A
 service).
 """
 
+import contextlib
 from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 from zumik_store.batching import InsertBatcher
 from zumik_store.mongo import Document
 
@@ -24,7 +26,8 @@ class SlaTimers:
         """The first timer of a new ticket: a plain insert, group-committed with others."""
         if check_at is not None:
             timer = {"_id": ticket_id, "project_id": project_id, "check_at": check_at}
-            await self._inserts.insert(timer)
+            with contextlib.suppress(DuplicateKeyError):  # a retry of the same opening
+                await self._inserts.insert(timer)
 
     async def set(self, ticket_id: str, project_id: str, check_at: datetime | None) -> None:
         if check_at is None:

@@ -4,8 +4,11 @@ and the billing messages it consumes. `python -m zumik_api.asyncapi > docs/async
 Queue types and dead-letter arguments are not in AsyncAPI; docs/events.md lists them.
 """
 
+from typing import Any
+
 from faststream.specification import AsyncAPI
-from zumik_messaging.asyncapi import render
+from zumik_contracts.billing import PlanChanged
+from zumik_messaging.asyncapi import drop_unused_schemas, render
 
 from zumik_api.bootstrap import build_runtime
 from zumik_api.settings import Settings
@@ -26,7 +29,23 @@ def document() -> str:
         "drop duplicates by the AMQP message_id (= event id). Also the `billing.plan_changed` "
         "messages the API consumes from `zumik.billing`.",
     ).to_specification()
-    return render(spec.to_jsonable())
+    document = spec.to_jsonable()
+    _describe_plan_changes(document)
+    return render(document)
+
+
+def _describe_plan_changes(spec: dict[str, Any]) -> None:
+    """The consumer takes the raw body (so that a malformed change is still settled), which
+    FastStream documents as an empty payload; what it expects is a PlanChanged."""
+    components = spec["components"]
+    components["schemas"]["PlanChanged"] = PlanChanged.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    channel = spec["channels"]["zumik.api.billing:plan_changed"]
+    for message in channel["messages"].values():
+        name = message["$ref"].rsplit("/", 1)[-1]
+        components["messages"][name]["payload"] = {"$ref": "#/components/schemas/PlanChanged"}
+    drop_unused_schemas(spec)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 from zumik_accounts.projects import Projects
 from zumik_accounts.sessions import Sessions
 from zumik_accounts.staff import Staff
@@ -41,11 +43,11 @@ from zumik_api.adapters.events import EventPublisher
 from zumik_api.adapters.idempotency import StoredIdempotency
 from zumik_api.adapters.relay import OutboxRelay
 from zumik_api.adapters.sessions import StoredSessions
-from zumik_api.adapters.tickets import Committed, StoredTickets
-from zumik_api.consumers.billing import dead_letters as billing_dead_letters
-from zumik_api.consumers.billing import subscribe_plan_changes
+from zumik_api.adapters.tickets import Committed, Outboxing, StoredTickets
+from zumik_api.consumers import billing
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.http.app import http_app
+from zumik_api.http.errors import error_response, unavailable
 from zumik_api.http.throttle import FailureThrottle
 from zumik_api.service.access import Access
 from zumik_api.service.console import ConsoleSignIn
@@ -142,7 +144,7 @@ class Runtime:
             try:
                 await self.publisher.connect()
                 await self.broker.declare_exchange(billing_exchange)
-                await billing_dead_letters.declare(self.broker)
+                await billing.declare(self.broker)
                 await self.broker.start()
                 return
             except Exception as error:
@@ -180,7 +182,12 @@ def ticket_service(
 ) -> TicketService:
     db = store.database
     return TicketService(
-        StoredTickets(store, SupportQueue(db), on_committed=on_committed),
+        StoredTickets(
+            store,
+            SupportQueue(db),
+            on_committed=on_committed,
+            outboxing=Outboxing(include_text=settings.events_include_text),
+        ),
         SlaTimers(db),
         directory,
         calendar_from(settings),
@@ -206,7 +213,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     relay = OutboxRelay(publisher, ledger, clock)
     tickets = ticket_service(store, directory, settings, clock, relay.notify)
     plan_changes = PlanChanges(directory)
-    subscribe_plan_changes(broker, plan_changes)
+    billing.subscribe_plan_changes(broker, plan_changes)
     idempotency_records = IdempotencyRecords(
         db, window=timedelta(hours=settings.idempotency_window_hours), clock=clock
     )
@@ -253,4 +260,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             await active.stop()
 
-    return http_app(settings.max_request_bytes, settings.console_dir, lifespan)
+    app = http_app(settings.max_request_bytes, settings.console_dir, lifespan)
+    install_outage_handler(app)
+    return app
+
+
+def install_outage_handler(app: FastAPI) -> None:
+    """A store that is down or too slow answers 503 with `Retry-After`, not 500."""
+
+    @app.exception_handler(PyMongoError)
+    async def _store_error(_: Request, error: PyMongoError) -> JSONResponse:
+        if mongo.is_unavailable(error):
+            log.warning("store unavailable: %s", type(error).__name__)
+            return error_response(unavailable())
+        raise error

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A console session ends after this long unused."
     )
 
+    events_include_text: bool = Field(
+        default=False,
+        description="Put ticket subjects and message previews into the events on zumik.support. "
+        "Off by default: text that reached a consumer's queue is beyond the reach of privacy "
+        "erasure (docs/privacy.md).",
+    )
+
     sla_scheduler_enabled: bool = True
     sla_scheduler_every_seconds: float = 15.0
 

@@ -13,19 +13,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
 
 import httpx
 from faststream import AckPolicy
-from faststream._internal.context import Context as ContextField
-from faststream.rabbit import Channel, RabbitMessage
-from faststream.rabbit.message import RabbitMessage as ConsumedRabbitMessage
+from faststream.rabbit import Channel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_accounts.projects import Projects
 from zumik_contracts.topology import support_exchange
 from zumik_deliveries.log import DeliveryLog
 from zumik_messaging.broker import confirming_broker
+from zumik_messaging.consumed import ConsumedMessage, raw_body
 from zumik_messaging.service import SPECIFICATION_URL, WorkerService
 from zumik_store import mongo
 from zumik_store.clock import utc_now
@@ -49,24 +47,6 @@ log = logging.getLogger("zumik_notifier")
 
 VERSION = "0.1.0"
 PURGE_EVERY_SECONDS = 3600.0
-
-
-class _ResolvedOnLoop(ContextField):
-    """FastStream's `Context` field, resolved on the event loop: fast_depends runs a custom
-    field's synchronous `use` on a worker thread, a thread hop per consumed message."""
-
-    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
-        resolved: dict[str, Any] = super().use(**kwargs)
-        return resolved
-
-
-ConsumedMessage = Annotated[ConsumedRabbitMessage, _ResolvedOnLoop("message")]
-
-
-async def _raw_body(message: RabbitMessage) -> bytes:
-    # FastStream would json.loads an application/json body before the handler runs, and a
-    # malformed one would then never reach it (and stay unacked). The handlers parse it themselves.
-    return message.body
 
 
 def enabled_channels(settings: Settings) -> tuple[ChannelName, ...]:
@@ -135,7 +115,7 @@ class Notifier(WorkerService):
         @self.broker.subscriber(
             self.topology.events_queue,
             support_exchange,
-            decoder=_raw_body,
+            decoder=raw_body,
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.topology.events_queue.name}:events",
             description=(
@@ -162,7 +142,7 @@ class Notifier(WorkerService):
             self.topology.work_queues[channel],
             self.topology.work_exchange,
             channel=Channel(prefetch_count=prefetch),
-            decoder=_raw_body,
+            decoder=raw_body,
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.topology.work_queues[channel].name}:jobs",
             description=(
@@ -240,6 +220,7 @@ class Notifier(WorkerService):
                 resend,
                 recipient=settings.support_team_email,
                 project_names=ProjectNames(Projects(db)),
+                tickets=TicketReader(db),
             )
         assert settings.ops_webhook_url is not None
         assert settings.ops_webhook_secret is not None
@@ -247,6 +228,7 @@ class Notifier(WorkerService):
             http,
             url=settings.ops_webhook_url.get_secret_value(),
             key=webhook_secret_key(settings.ops_webhook_secret.get_secret_value()),
+            tickets=TicketReader(db),
         )
 
     async def close_resources(self) -> None:

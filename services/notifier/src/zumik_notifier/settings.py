@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 DAY_SECONDS = 24 * 3600
+# Standard Webhooks secrets are 24 to 64 random bytes; a shorter key is guessable.
+MIN_WEBHOOK_KEY_BYTES = 24
 
 
 class Settings(BaseSettings):
@@ -117,8 +119,11 @@ def webhook_secret_key(secret: str) -> bytes:
         key = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("OPS_WEBHOOK_SECRET must be whsec_ followed by base64") from None
-    if not key:
-        raise ValueError("OPS_WEBHOOK_SECRET is empty")
+    if len(key) < MIN_WEBHOOK_KEY_BYTES:
+        raise ValueError(
+            f"OPS_WEBHOOK_SECRET must hold at least {MIN_WEBHOOK_KEY_BYTES} bytes of key "
+            "(e.g. whsec_ followed by the base64 of 32 random bytes)"
+        )
     return key
 
 

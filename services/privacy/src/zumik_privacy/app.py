@@ -131,11 +131,6 @@ class PrivacyService(WorkerService):
         await owners.ensure_indexes()
         await self.broker.connect()
         await topology.declare(self.broker, self.topology)
-        if settings.privacy_subject_salt is None:
-            log.warning(
-                "PRIVACY_SUBJECT_SALT is not set: subject hashes use a development salt. "
-                "Set a secret one in production."
-            )
         self.run_every(
             settings.privacy_sweep_every_seconds, self.sweep_expired_exports, "export sweep"
         )

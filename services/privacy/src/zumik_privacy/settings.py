@@ -6,13 +6,12 @@ tunables start with `PRIVACY_`; tests shrink the timings and rename the topology
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from zumik_contracts.privacy import PRIVACY_EXCHANGE, PRIVACY_QUEUE_PREFIX
 
 DAY_SECONDS = 24 * 3600
-# Used only when PRIVACY_SUBJECT_SALT is unset (a development stack); the service warns about it.
-DEVELOPMENT_SUBJECT_SALT = "zumik-development-salt-do-not-use-in-production"
+MIN_SALT_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -21,10 +20,10 @@ class Settings(BaseSettings):
     mongodb_url: str = "mongodb://127.0.0.1:27017/zumik_support"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
 
-    privacy_subject_salt: SecretStr | None = Field(
-        default=None,
-        description="Salt of the HMAC that stands for a data subject in receipts and results. "
-        "Keep it secret and stable: changing it changes every subject hash.",
+    privacy_subject_salt: SecretStr = Field(
+        description="Required. Salt of the HMAC that stands for a data subject in receipts and "
+        "results (at least 16 characters). Keep it secret and stable: changing it changes "
+        "every subject hash, and without it a subject hash could be recomputed by anyone.",
     )
 
     privacy_exchange: str = Field(
@@ -86,13 +85,18 @@ class Settings(BaseSettings):
         "exceed the API's AUTH_CACHE_SECONDS plus the longest write.",
     )
 
+    @field_validator("privacy_subject_salt")
+    @classmethod
+    def _long_enough(cls, salt: SecretStr) -> SecretStr:
+        if len(salt.get_secret_value().strip()) < MIN_SALT_LENGTH:
+            raise ValueError(f"must be at least {MIN_SALT_LENGTH} characters")
+        return salt
+
     @property
     def subject_salt(self) -> bytes:
-        if self.privacy_subject_salt is None:
-            return DEVELOPMENT_SUBJECT_SALT.encode()
         return self.privacy_subject_salt.get_secret_value().encode()
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return Settings()  # the salt comes from the environment

@@ -56,6 +56,9 @@ class CachedDirectory:
         project = await self._project(project_id)
         return None if project is None else project.plan
 
+    async def still_exists(self, project_id: str) -> bool:
+        return await self._projects.get(project_id) is not None
+
     async def project_name(self, project_id: str) -> str | None:
         project = await self._project(project_id)
         return None if project is None else project.name

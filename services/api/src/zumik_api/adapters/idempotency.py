@@ -1,16 +1,27 @@
 """The service's `IdempotencyRecords` port on the idempotency library."""
 
+from dataclasses import dataclass
 from typing import cast
 
 import zumik_idempotency as records
 from zumik_store.lease import Grant
 
+from zumik_api.domain.tickets import RequestKey
 from zumik_api.service.idempotency import (
     Claim,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     Response,
 )
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    grant: Grant
+
+    @property
+    def request(self) -> RequestKey:
+        return RequestKey(self.grant.key, self.grant.record["created_at"])
 
 
 class StoredIdempotency:
@@ -26,11 +37,11 @@ class StoredIdempotency:
             raise IdempotencyKeyInUse from None
         if isinstance(outcome, records.StoredResponse):
             return Response(outcome.status_code, outcome.body)
-        return outcome
+        return KeyClaim(outcome)
 
     async def complete(self, claim: Claim, response: Response, ticket_id: str | None) -> None:
         stored = records.StoredResponse(response.status_code, response.body)
-        await self._records.complete(cast(Grant, claim), stored, ticket_id)
+        await self._records.complete(cast(KeyClaim, claim).grant, stored, ticket_id)
 
     async def release(self, claim: Claim) -> None:
-        await self._records.release(cast(Grant, claim))
+        await self._records.release(cast(KeyClaim, claim).grant)

@@ -92,6 +92,8 @@ class OutboxRelay:
         self._concurrency = concurrency
         self._ready: dict[str, Outbox] = {}
         self._retry: dict[str, Outbox] = {}
+        # Retried from memory: the ticket may have been erased since its events were written.
+        self._recheck: set[str] = set()
         self._in_flight: set[str] = set()
         self._workers: set[asyncio.Task[None]] = set()
         self._unacked: Outbox = []  # confirmed, their acks not written yet
@@ -152,7 +154,9 @@ class OutboxRelay:
     def _requeue_retries(self) -> None:
         """After a sweep: what it read from the store is at least as recent as a retry."""
         for ticket_id, outbox in self._retry.items():
-            self._ready.setdefault(ticket_id, outbox)
+            if ticket_id not in self._ready:
+                self._ready[ticket_id] = outbox
+                self._recheck.add(ticket_id)
         self._retry.clear()
 
     def _dispatch(self) -> None:
@@ -169,10 +173,21 @@ class OutboxRelay:
             outbox = self._ready.pop(ticket_id)
             self._in_flight.add(ticket_id)
             try:
-                confirmed = await self._publish_in_order(ticket_id, outbox)
+                if await self._still_there(ticket_id, outbox):
+                    self._acknowledge(await self._publish_in_order(ticket_id, outbox))
             finally:
                 self._in_flight.discard(ticket_id)
-            self._acknowledge(confirmed)
+
+    async def _still_there(self, ticket_id: str, outbox: Outbox) -> bool:
+        """Before a retry from memory: an erased ticket's events are never published."""
+        if ticket_id not in self._recheck:
+            return True
+        self._recheck.discard(ticket_id)
+        try:
+            return await self._ledger.ticket_exists(ticket_id)
+        except Exception:  # unknown for now: retried (and checked) again later
+            self._retry.setdefault(ticket_id, outbox)
+            return False
 
     def _next_waiting(self) -> str | None:
         return next((t for t in self._ready if t not in self._in_flight), None)

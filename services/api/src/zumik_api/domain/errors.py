@@ -30,5 +30,15 @@ class ThreadTooLong(DomainError):
         )
 
 
+class TicketTooLarge(DomainError):
+    code = "ticket_too_large"
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(
+            f"This ticket's thread has reached its size limit of {limit_bytes // 1024 // 1024} MB. "
+            "Please open a new ticket and mention this one in it.",
+        )
+
+
 class TicketNotFound(Exception):
     """No such ticket in this scope (another project's ticket looks exactly the same)."""

@@ -33,14 +33,29 @@ from zumik_contracts.tickets import (
 )
 
 from zumik_api.domain.business_time import BusinessCalendar
-from zumik_api.domain.errors import ThreadTooLong, TicketClosed
+from zumik_api.domain.errors import ThreadTooLong, TicketClosed, TicketTooLarge
 from zumik_api.domain.sla import first_response_clock, sla_for
 
 # A thread lives in its ticket's document (one atomic write per change), so it is bounded well
-# below MongoDB's 16 MB document limit: 500 messages of at most 20,000 characters.
+# below MongoDB's 16 MB document limit, by count and by bytes. The customer stops at the lower
+# limits; the team keeps some room above them, to answer and close a full ticket.
 MAX_MESSAGES = 500
+MAX_THREAD_BYTES = 8 * 1024 * 1024
+TEAM_EXTRA_MESSAGES = 50
+TEAM_EXTRA_BYTES = 2 * 1024 * 1024
+# The most recent status, priority and assignee changes kept in `history`.
+MAX_HISTORY = 200
 REOPENED_BY_CUSTOMER_REPLY: frozenset[TicketStatus] = frozenset({"pending", "resolved"})
 ChangedField = Literal["status", "priority", "assignee"]
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    """Names one request across its retries (an idempotency key's claim): what it creates gets
+    the same ids each time it runs."""
+
+    seed: str
+    at: datetime
 
 
 @dataclass
@@ -68,6 +83,8 @@ class Ticket:
     new_history: list[TicketChange] = field(default_factory=list, init=False, repr=False)
     new_events: list[TicketEvent] = field(default_factory=list, init=False, repr=False)
     dirty: bool = field(default=False, init=False, repr=False)
+    history_trimmed: bool = field(default=False, init=False, repr=False)
+    _thread_bytes: int | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(
@@ -81,10 +98,12 @@ class Ticket:
         contact_email: str | None,
         now: datetime,
         calendar: BusinessCalendar,
+        request: RequestKey | None = None,
     ) -> "Ticket":
-        """A new ticket, with the SLA the project's plan buys today snapshotted onto it."""
+        """A new ticket, with the SLA the project's plan buys today snapshotted onto it.
+        `request` names the request that opens it: a retry of that request makes the same ids."""
         ticket = cls(
-            id=ids.new_id(ids.TICKET),
+            id=_new_id(ids.TICKET, request),
             project_id=project_id,
             subject=subject,
             priority=priority,
@@ -96,19 +115,32 @@ class Ticket:
             updated_at=now,
         )
         ticket._schedule_first_response(calendar)
-        message = ticket._append("customer", body, now, internal=False)
+        message = ticket._append(
+            "customer", body, now, internal=False, message_id=_new_id(ids.MESSAGE, request)
+        )
         ticket._record("ticket.created", now, message=message)
         return ticket
 
     # -- what the customer and the team do ---------------------------------------------------
 
     def reply(
-        self, author: Author, body: str, now: datetime, *, internal: bool = False
+        self,
+        author: Author,
+        body: str,
+        now: datetime,
+        *,
+        internal: bool = False,
+        request: RequestKey | None = None,
     ) -> ThreadMessage:
+        """Add a message. `request` names the request that adds it: a retry of a request whose
+        message is already in the thread changes nothing and returns that message."""
+        message_id = None if request is None else _new_id(ids.MESSAGE, request)
+        done = next((m for m in self.messages if m.id == message_id), None)
+        if done is not None:
+            return done
         self._ensure_open_to_change()
-        if len(self.messages) >= MAX_MESSAGES:
-            raise ThreadTooLong(MAX_MESSAGES)
-        message = self._append(author, body, now, internal=internal)
+        self._ensure_room(author, body)
+        message = self._append(author, body, now, internal=internal, message_id=message_id)
         if internal:
             return message
         self._record("ticket.message_added", now, message=message)
@@ -148,6 +180,13 @@ class Ticket:
     def message_count(self) -> int:
         """Public messages: what the customer's thread has."""
         return sum(1 for m in self.messages if not m.internal)
+
+    @property
+    def thread_bytes(self) -> int:
+        """The UTF-8 bytes of the thread's messages: what bounds the ticket's document."""
+        if self._thread_bytes is None:
+            self._thread_bytes = sum(len(m.body.encode()) for m in self.messages)
+        return self._thread_bytes
 
     @property
     def last_public_author(self) -> Author | None:
@@ -203,6 +242,7 @@ class Ticket:
         self.new_history.clear()
         self.new_events.clear()
         self.dirty = False
+        self.history_trimmed = False
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -216,12 +256,35 @@ class Ticket:
         if self.status == "closed":
             raise TicketClosed
 
-    def _append(self, author: Author, body: str, now: datetime, *, internal: bool) -> ThreadMessage:
+    def _ensure_room(self, author: Author, body: str) -> None:
+        extra = author == "support"
+        max_messages = MAX_MESSAGES + (TEAM_EXTRA_MESSAGES if extra else 0)
+        max_bytes = MAX_THREAD_BYTES + (TEAM_EXTRA_BYTES if extra else 0)
+        if len(self.messages) >= max_messages:
+            raise ThreadTooLong(max_messages)
+        if self.thread_bytes + len(body.encode()) > max_bytes:
+            raise TicketTooLarge(max_bytes)
+
+    def _append(
+        self,
+        author: Author,
+        body: str,
+        now: datetime,
+        *,
+        internal: bool,
+        message_id: str | None = None,
+    ) -> ThreadMessage:
         message = ThreadMessage(
-            id=ids.new_id(ids.MESSAGE), author=author, body=body, created_at=now, internal=internal
+            id=message_id or ids.new_id(ids.MESSAGE),
+            author=author,
+            body=body,
+            created_at=now,
+            internal=internal,
         )
+        size = self.thread_bytes
         self.messages.append(message)
         self.new_messages.append(message)
+        self._thread_bytes = size + len(body.encode())
         self.updated_at = now
         return message
 
@@ -238,6 +301,9 @@ class Ticket:
         change = TicketChange(field=name, old=old, new=new, by=by, at=now)
         self.history.append(change)
         self.new_history.append(change)
+        if len(self.history) > MAX_HISTORY:
+            del self.history[: len(self.history) - MAX_HISTORY]
+            self.history_trimmed = True  # written whole, not appended
         self.updated_at = now
 
     def _record(
@@ -270,3 +336,9 @@ class Ticket:
                 data=data,
             )
         )
+
+
+def _new_id(prefix: str, request: RequestKey | None) -> str:
+    if request is None:
+        return ids.new_id(prefix)
+    return ids.derived_id(prefix, request.at, request.seed)

@@ -41,6 +41,22 @@ def error_response(error: ApiError) -> JSONResponse:
     )
 
 
+UNAVAILABLE_RETRY_SECONDS = 2
+
+
+def unavailable() -> ApiError:
+    """A dependency is down or too slow: nothing was changed unless the response says so, and
+    the same request (with its Idempotency-Key) may be sent again."""
+    return ApiError(
+        503,
+        "api_error",
+        "service_unavailable",
+        "The service is briefly unavailable (its store did not answer in time). "
+        "Retry in a moment; with the same Idempotency-Key a retry is safe.",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
+    )
+
+
 def not_found() -> ApiError:
     return ApiError(404, "not_found_error", "resource_missing", "No such ticket.", "id")
 
@@ -198,6 +214,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     401: described("Missing, malformed or unknown API key."),
     413: described("The request body is larger than the API accepts."),
     500: described("An error on our side."),
+    503: described("Briefly unavailable (the store did not answer in time); see `Retry-After`."),
 }
 CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     **COMMON_ERRORS,

@@ -6,14 +6,16 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request, Response
 from pydantic import BaseModel
 
+from zumik_api.domain.tickets import RequestKey
 from zumik_api.http.errors import ApiError
 from zumik_api.service import idempotency
 from zumik_api.service.idempotency import MAX_KEY_LENGTH, IdempotentRequests
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-# What a request does: its status, body, and the ticket it touched.
-Handler = Callable[[], Awaitable[tuple[int, BaseModel, str | None]]]
+# What a request does (named, under a key, across its retries): its status, body, and the
+# ticket it touched.
+Handler = Callable[[RequestKey | None], Awaitable[tuple[int, BaseModel, str | None]]]
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -42,8 +44,8 @@ async def idempotent(
     that failed may be retried with its key."""
     check_key(key)
 
-    async def run() -> tuple[idempotency.Response, str | None]:
-        status_code, model, ticket_id = await handler()
+    async def run(request_key: RequestKey | None) -> tuple[idempotency.Response, str | None]:
+        status_code, model, ticket_id = await handler(request_key)
         return idempotency.Response(status_code, model.model_dump_json().encode()), ticket_id
 
     request_fingerprint = (

@@ -7,11 +7,22 @@ from zumik_contracts.tickets import Priority, TicketStatus
 
 MAX_SUBJECT = 200
 MAX_BODY = 20_000
+# Characters alone would let 20,000 four-byte emoji make an 80 KB message: bytes bound it too.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def _no_nul(text: str) -> str:
     if "\x00" in text:
         raise ValueError("text must not contain NUL characters")
+    return text
+
+
+def _bounded_bytes(text: str) -> str:
+    size = len(text.encode())
+    if size > MAX_BODY_BYTES:
+        raise ValueError(
+            f"text is {size:,} bytes of UTF-8; at most {MAX_BODY_BYTES:,} bytes are accepted"
+        )
     return text
 
 
@@ -24,6 +35,7 @@ Body = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_BODY, pattern=r"\S"),
     AfterValidator(_no_nul),
+    AfterValidator(_bounded_bytes),
 ]
 
 

@@ -13,6 +13,7 @@ from zumik_contracts.tickets import (
 )
 
 from zumik_api.domain.scope import ProjectScope
+from zumik_api.domain.tickets import RequestKey
 from zumik_api.http.deps import ClockDep, CustomerDep, IdempotentDep, TicketsDep
 from zumik_api.http.errors import (
     CHANGE_ERRORS,
@@ -52,13 +53,14 @@ async def open_ticket(
     clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    async def handler() -> tuple[int, SupportTicket, str]:
+    async def handler(request_key: RequestKey | None) -> tuple[int, SupportTicket, str]:
         ticket = await tickets.open(
             customer,
             subject=payload.subject,
             body=payload.body,
             priority=payload.priority,
             contact_email=payload.contact_email,
+            request=request_key,
         )
         return 201, public_ticket(ticket, clock()), ticket.id
 
@@ -131,8 +133,10 @@ async def reply(
     clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    async def handler() -> tuple[int, SupportTicket, str]:
-        ticket = await tickets.reply(ProjectScope(customer.project_id), ticket_id, payload.body)
+    async def handler(request_key: RequestKey | None) -> tuple[int, SupportTicket, str]:
+        ticket = await tickets.reply(
+            ProjectScope(customer.project_id), ticket_id, payload.body, request_key
+        )
         return 200, public_ticket(ticket, clock()), ticket.id
 
     return await idempotent(

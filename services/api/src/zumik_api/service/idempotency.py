@@ -5,9 +5,12 @@ retried with its key. A failure after the change committed (storing the response
 the claim, so a retry waits for it to expire and never runs the change twice.
 """
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from zumik_api.domain.tickets import RequestKey
 
 MAX_KEY_LENGTH = 255
 
@@ -28,7 +31,11 @@ class Response:
 
 
 class Claim(Protocol):
-    """An opaque claim on a key, handed back to the records that gave it."""
+    """A claim on a key, handed back to the records that gave it."""
+
+    @property
+    def request(self) -> RequestKey:
+        """Names the request across its retries: what it creates gets the same ids."""
 
 
 class IdempotencyRecords(Protocol):
@@ -41,9 +48,9 @@ class IdempotencyRecords(Protocol):
     async def release(self, claim: Claim) -> None: ...
 
 
-# What a request does under its key: the response, and the ticket it touched (privacy erasure
-# deletes a ticket's stored responses with it).
-Handler = Callable[[], Awaitable[tuple[Response, str | None]]]
+# What a request does under its key (named by it): the response, and the ticket it touched
+# (privacy erasure deletes a ticket's stored responses with it).
+Handler = Callable[[RequestKey | None], Awaitable[tuple[Response, str | None]]]
 
 
 class IdempotentRequests:
@@ -54,15 +61,20 @@ class IdempotentRequests:
         self, project_id: str, key: str | None, request_fingerprint: str, handler: Handler
     ) -> Response:
         if key is None:
-            response, _ = await handler()
+            response, _ = await handler(None)
             return response
         claim = await self._records.claim(project_id, key, request_fingerprint)
         if isinstance(claim, Response):
             return Response(claim.status_code, claim.body, replayed=True)
         try:
-            response, ticket_id = await handler()
+            response, ticket_id = await handler(claim.request)
         except BaseException:
-            await self._records.release(claim)
+            # The request failed before its change committed: the key may be used again. A
+            # failed release must not hide why the request failed (the claim then expires).
+            with contextlib.suppress(Exception):
+                await self._records.release(claim)
             raise
+        # From here the change is made. If storing its response fails, the claim stays: a retry
+        # waits for it (409) and never runs the change twice.
         await self._records.complete(claim, response, ticket_id)
         return response

@@ -42,11 +42,18 @@ class TicketUnitOfWork(Protocol):
         """Write the change. Raises if a newer lease holder wrote the ticket meanwhile."""
 
 
+class AlreadyStored(Exception):
+    """A ticket with this id exists: the same request (by its idempotency key) opened it."""
+
+
 class Tickets(Protocol):
     async def add(self, ticket: Ticket) -> None:
-        """Store a new ticket with the events of its opening."""
+        """Store a new ticket with the events of its opening; AlreadyStored when it exists."""
 
     async def get(self, ticket_id: str) -> Ticket | None: ...
+
+    async def remove(self, ticket_id: str) -> None:
+        """Delete a ticket outright (one opened while its project was being erased)."""
 
     def change(self, ticket_id: str) -> AbstractAsyncContextManager[TicketUnitOfWork | None]:
         """Hold the ticket's lease while the block runs; None when there is no such ticket."""
@@ -149,6 +156,9 @@ class SessionStore(Protocol):
 class Plans(Protocol):
     async def plan_of(self, project_id: str) -> Plan | None:
         """None once the project is gone (erased), though a key may still be cached."""
+
+    async def still_exists(self, project_id: str) -> bool:
+        """Read now, not from a cache: whether the project was erased meanwhile."""
 
 
 class Directory(Plans, Protocol):

@@ -17,8 +17,9 @@ from zumik_contracts.tickets import Priority, TicketStatus
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.domain.errors import TicketNotFound
 from zumik_api.domain.scope import ProjectScope, Scope, TeamScope
-from zumik_api.domain.tickets import Ticket
+from zumik_api.domain.tickets import RequestKey, Ticket
 from zumik_api.service.ports import (
+    AlreadyStored,
     Customer,
     Direction,
     Plans,
@@ -69,7 +70,10 @@ class TicketService:
         body: str,
         priority: Priority,
         contact_email: str | None,
+        request: RequestKey | None = None,
     ) -> Ticket:
+        """Open a ticket. Run again for the same `request` (a retry whose first run may have
+        committed), it returns the ticket that run opened instead of opening another."""
         plan = await self._plans.plan_of(customer.project_id)
         if plan is None:
             raise ProjectGone(customer.project_id)
@@ -82,11 +86,20 @@ class TicketService:
             contact_email=contact_email,
             now=self._clock(),
             calendar=self._calendar,
+            request=request,
         )
         # The timer first: a crash in between leaves a timer without a ticket, which the
         # scheduler drops, never a running clock nobody watches.
         await self._timers.start(ticket.id, ticket.project_id, ticket.next_sla_check)
-        await self._tickets.add(ticket)
+        try:
+            await self._tickets.add(ticket)
+        except AlreadyStored:
+            return await self.get(ProjectScope(customer.project_id), ticket.id)
+        if not await self._plans.still_exists(customer.project_id):
+            # The key was let in by a cache while the project was being erased: the erasure
+            # may have swept already, so this ticket must not stay behind it.
+            await self._tickets.remove(ticket.id)
+            raise ProjectGone(customer.project_id)
         return ticket
 
     async def get(self, scope: Scope, ticket_id: str) -> Ticket:
@@ -108,9 +121,16 @@ class TicketService:
             scope.project_id, limit=limit, status=status, cursor=cursor, direction=direction
         )
 
-    async def reply(self, scope: ProjectScope, ticket_id: str, body: str) -> Ticket:
+    async def reply(
+        self,
+        scope: ProjectScope,
+        ticket_id: str,
+        body: str,
+        request: RequestKey | None = None,
+    ) -> Ticket:
+        """A customer reply; run again for the same `request`, it adds nothing more."""
         return await self._change(
-            scope, ticket_id, lambda t: t.reply("customer", body, self._clock())
+            scope, ticket_id, lambda t: t.reply("customer", body, self._clock(), request=request)
         )
 
     async def set_status(self, scope: ProjectScope, ticket_id: str, status: TicketStatus) -> Ticket:

@@ -1,13 +1,15 @@
 """Email to the support team through Resend's HTTP API.
 
-The text names the project, the ticket, its priority and SLA, and the message preview. It never
-holds the customer's contact email (events don't carry it). The event id is the Idempotency-Key,
-so Resend sends one email per event even when the notifier posts it twice (see docs/notifier.md).
+The text names the project, the ticket, its priority and SLA, and the message preview, read from
+the live ticket when the email goes out (events carry no text): a ticket erased meanwhile sends
+nothing. It never holds the customer's contact email. The event id is the Idempotency-Key, so
+Resend sends one email per event even when the notifier posts it twice (see docs/notifier.md).
 """
 
 from dataclasses import dataclass
 
 from zumik_contracts.events import TicketEvent
+from zumik_tickets.reader import LiveTicket, TicketReader
 
 from zumik_notifier.channels.resend import ResendClient
 from zumik_notifier.channels.result import AttemptResult
@@ -33,13 +35,13 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def render_email(event: TicketEvent, project_name: str | None) -> EmailContent:
+def render_email(event: TicketEvent, project_name: str | None, ticket: LiveTicket) -> EmailContent:
     data = event.data
     project = project_name or event.project_id
     headline = _HEADLINES.get(event.type, event.type)
     flags = "[priority queue] " if data.priority_queue else ""
     subject = _one_line(
-        f"[Zumik Support] {flags}{headline} ({data.priority}) from {project}: {data.subject}"
+        f"[Zumik Support] {flags}{headline} ({data.priority}) from {project}: {ticket.subject}"
     )
     if len(subject) > SUBJECT_MAX_LENGTH:
         subject = subject[: SUBJECT_MAX_LENGTH - 1] + "…"
@@ -48,15 +50,21 @@ def render_email(event: TicketEvent, project_name: str | None) -> EmailContent:
         f"{headline} in project {project} ({event.project_id}).",
         "",
         f"Ticket:         {data.ticket_id}",
-        f"Subject:        {_one_line(data.subject)}",
+        f"Subject:        {_one_line(ticket.subject)}",
         f"Status:         {data.status}",
         f"Priority:       {data.priority}",
         f"Plan:           {data.plan_tier}",
         f"SLA tier:       {data.sla_tier}",
         f"Priority queue: {'yes' if data.priority_queue else 'no'}",
     ]
-    if data.message is not None:
-        lines += ["", f"Latest message ({data.message.author}), preview:", data.message.preview]
+    if ticket.message is not None:
+        lines += ["", f"Latest message ({ticket.message.author}), preview:", ticket.message.preview]
+        if ticket.message.attachment_names:
+            lines += [
+                "",
+                "Attachments:",
+                *(f"- {name}" for name in ticket.message.attachment_names),
+            ]
     lines += ["", f"Event {event.id} ({event.type}) at {event.occurred_at.isoformat()}."]
     return EmailContent(subject=subject, text="\n".join(lines) + "\n")
 
@@ -65,14 +73,28 @@ class ResendEmailChannel:
     """The team's email: one per notified event, keyed by the event id."""
 
     def __init__(
-        self, resend: ResendClient, *, recipient: str, project_names: ProjectNames
+        self,
+        resend: ResendClient,
+        *,
+        recipient: str,
+        project_names: ProjectNames,
+        tickets: TicketReader,
     ) -> None:
         self._resend = resend
         self._recipient = recipient
         self._project_names = project_names
+        self._tickets = tickets
 
     async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
-        content = render_email(event, await self._project_names.name_of(event.project_id))
+        message_id = None if event.data.message is None else event.data.message.id
+        try:
+            ticket = await self._tickets.live(event.data.ticket_id, message_id)
+        except Exception as error:  # a store outage is a failed attempt, retried like any other
+            return AttemptResult.from_error(error)
+        if ticket is None:
+            return AttemptResult.nothing_to_send()  # erased: nothing more is sent about it
+        project = await self._project_names.name_of(event.project_id)
+        content = render_email(event, project, ticket)
         return await self._resend.send(
             to=self._recipient,
             subject=content.subject,

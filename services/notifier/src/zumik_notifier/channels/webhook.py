@@ -1,4 +1,6 @@
-"""The ops webhook: the event's exact bytes, signed per Standard Webhooks.
+"""The ops webhook: the event, with the ticket's subject and the message preview read from the
+live ticket when it is delivered (events on the queue carry no text), signed per Standard
+Webhooks. A ticket erased before delivery sends nothing.
 
 Headers: `webhook-id` (the event id, the same on every attempt, so receivers drop duplicates),
 `webhook-timestamp` (Unix seconds of this attempt) and `webhook-signature`
@@ -13,6 +15,7 @@ from collections.abc import Callable
 
 import httpx
 from zumik_contracts.events import TicketEvent
+from zumik_tickets.reader import LiveTicket, TicketReader
 
 from zumik_notifier.channels.result import AttemptResult
 
@@ -39,17 +42,38 @@ class OpsWebhookChannel:
         *,
         url: str,
         key: bytes,
+        tickets: TicketReader,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._http = http
         self._url = url
         self._key = key
+        self._tickets = tickets
         self._clock = clock
 
     async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
-        headers = signed_headers(self._key, event.id, int(self._clock()), body)
+        message_id = None if event.data.message is None else event.data.message.id
         try:
-            response = await self._http.post(self._url, content=body, headers=headers)
+            ticket = await self._tickets.live(event.data.ticket_id, message_id)
+        except Exception as error:  # a store outage is a failed attempt, retried like any other
+            return AttemptResult.from_error(error)
+        if ticket is None:
+            return AttemptResult.nothing_to_send()  # erased: nothing more is sent about it
+        payload = with_text(event, ticket).model_dump_json().encode()
+        headers = signed_headers(self._key, event.id, int(self._clock()), payload)
+        try:
+            response = await self._http.post(self._url, content=payload, headers=headers)
         except Exception as error:  # every transport failure is an attempt result, not a crash
             return AttemptResult.from_error(error)
         return AttemptResult.from_response(response)
+
+
+def with_text(event: TicketEvent, ticket: LiveTicket) -> TicketEvent:
+    """The event with its subject and message preview as the ticket reads now."""
+    data = event.data
+    message = data.message
+    if message is not None and ticket.message is not None:
+        message = message.model_copy(update={"preview": ticket.message.preview})
+    return event.model_copy(
+        update={"data": data.model_copy(update={"subject": ticket.subject, "message": message})}
+    )
