@@ -289,3 +289,67 @@ def test_ticket_sla_breached_uses_its_due_and_response_times() -> None:
     assert ticket.sla_breached(DUE + timedelta(seconds=1))
     ticket.first_responded_at = DUE - timedelta(minutes=1)
     assert not ticket.sla_breached(DUE + timedelta(days=1))
+
+
+def test_a_thread_is_bounded_in_bytes_with_room_left_for_the_team() -> None:
+    from zumik_api.domain import tickets as rules
+    from zumik_api.domain.errors import TicketTooLarge
+
+    ticket = committed(open_ticket(body="a"))
+    big = "\N{GRINNING FACE}" * 16_000  # 64,000 bytes
+    while ticket.thread_bytes + len(big.encode()) <= rules.MAX_THREAD_BYTES:
+        ticket.reply("customer", big, LATER)
+    with pytest.raises(TicketTooLarge) as refused:
+        ticket.reply("customer", big, LATER)
+    assert refused.value.code == "ticket_too_large"
+    ticket.reply("support", big, LATER)  # the team can still answer...
+    ticket.set_status("closed", LATER, by="agent@zumik.example")  # ...and close it
+    assert ticket.thread_bytes <= rules.MAX_THREAD_BYTES + rules.TEAM_EXTRA_BYTES
+
+
+def test_the_history_keeps_its_most_recent_changes() -> None:
+    from zumik_api.domain.tickets import MAX_HISTORY
+
+    ticket = committed(open_ticket())
+    for number in range(MAX_HISTORY + 5):
+        ticket.set_status("pending" if number % 2 == 0 else "open", LATER, by="agent")
+    assert len(ticket.history) == MAX_HISTORY
+    assert ticket.history_trimmed
+    assert ticket.history[-1].new == ("pending" if (MAX_HISTORY + 4) % 2 == 0 else "open")
+
+
+def test_a_request_that_runs_again_makes_the_same_ids_and_adds_nothing() -> None:
+    from zumik_api.domain.tickets import RequestKey
+
+    request = RequestKey("prj_test:key", NOW)
+    first = open_ticket()
+    again_a = Ticket.open(
+        project_id="prj_test",
+        plan="enterprise",
+        subject="Streaming cuts off",
+        body="It broke.",
+        priority="high",
+        contact_email=EMAIL,
+        now=LATER,
+        calendar=CALENDAR,
+        request=request,
+    )
+    again_b = Ticket.open(
+        project_id="prj_test",
+        plan="enterprise",
+        subject="Streaming cuts off",
+        body="It broke.",
+        priority="high",
+        contact_email=EMAIL,
+        now=LATER + timedelta(minutes=1),
+        calendar=CALENDAR,
+        request=request,
+    )
+    assert again_a.id == again_b.id != first.id
+    assert again_a.messages[0].id == again_b.messages[0].id
+    reply = RequestKey("prj_test:reply", LATER)
+    committed(again_a).reply("customer", "More", LATER, request=reply)
+    committed(again_a)
+    again_a.reply("customer", "More", LATER + timedelta(seconds=30), request=reply)
+    assert [m.body for m in again_a.messages] == ["It broke.", "More"]
+    assert not again_a.changed

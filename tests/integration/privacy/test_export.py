@@ -90,6 +90,7 @@ async def test_subject_export_holds_only_the_subjects_tickets(
     assert reference.count == 2
     out = tmp_path / "erin.json"
     await download_export(db, reference, out)
+    assert out.stat().st_mode & 0o777 == 0o600  # personal data: only its owner reads it
     exported = json.loads(out.read_bytes())
     assert [t["id"] for t in exported["tickets"]] == erin.ticket_ids
     for ticket in exported["tickets"]:

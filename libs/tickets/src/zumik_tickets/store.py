@@ -79,7 +79,7 @@ class TicketStore:
         clock: Clock = utc_now,
         lease_ttl: timedelta = LEASE_TTL,
         lease_wait_seconds: float = 5.0,
-        confirm_leases: bool = False,
+        confirm_leases: bool = True,
         write_timeout: timedelta = timedelta(seconds=DEFAULT_TIMEOUT_SECONDS),
     ) -> None:
         """`confirm_leases`: re-read the lease before each write (FerretDB, whose filtered

@@ -31,6 +31,7 @@ from zumik_store import mongo
 from zumik_store.clock import Clock, utc_now
 from zumik_store.lifecycle import cancel_and_wait, every
 from zumik_store.mongo import Document
+from zumik_store.ratelimit import SharedRateLimiter
 from zumik_tickets.indexes import ensure_indexes as ensure_ticket_indexes
 from zumik_tickets.outbox import OutboxLedger
 from zumik_tickets.queue import SupportQueue
@@ -53,8 +54,9 @@ from zumik_api.service.access import Access
 from zumik_api.service.console import ConsoleSignIn
 from zumik_api.service.idempotency import IdempotentRequests
 from zumik_api.service.plans import PlanChanges
+from zumik_api.service.quotas import PlanLimits, Quotas
 from zumik_api.service.tickets import TicketService
-from zumik_api.settings import Settings, get_settings
+from zumik_api.settings import Settings, get_settings, plan_limits
 from zumik_api.workers.sla_scheduler import SlaScheduler
 
 log = logging.getLogger("zumik_api")
@@ -62,6 +64,7 @@ log = logging.getLogger("zumik_api")
 IDEMPOTENCY_PURGE_SECONDS = 600.0
 ACK_PURGE_SECONDS = 600.0
 SESSION_PURGE_SECONDS = 3600.0
+RATE_LIMIT_PURGE_SECONDS = 300.0
 
 
 @dataclass
@@ -84,13 +87,15 @@ class Runtime:
     access: Access
     console: ConsoleSignIn
     idempotent: IdempotentRequests
+    quotas: Quotas
+    rate_limiter: SharedRateLimiter
     plan_changes: PlanChanges
     clock: Clock
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        await self._prepare_store()
         started = [
+            self._prepare_store(),
             self._connect_broker(),
             self.relay.run(),
             every(
@@ -106,6 +111,10 @@ class Runtime:
                 log,
                 start_after=ACK_PURGE_SECONDS,
             ),
+        ]
+        started += [
+            self.rate_limiter.run(),
+            every(RATE_LIMIT_PURGE_SECONDS, self.rate_limiter.purge, "rate limit purge", log),
         ]
         if self.settings.sla_scheduler_enabled:
             started.append(self.scheduler.run())
@@ -129,12 +138,24 @@ class Runtime:
         return True
 
     async def _prepare_store(self) -> None:
-        await ensure_ticket_indexes(self.db)
-        await self.projects.ensure_indexes()
-        await self.sessions.ensure_indexes()
-        await self.idempotency_records.ensure_indexes()
-        # FerretDB's filtered updates are not atomic: re-check each lease before its write.
-        self.store.confirm_leases = await mongo.is_ferretdb(self.client)
+        """Indexes, and which store this is; retried in the background while the store is down
+        (the API still starts, answers 503 meanwhile, and reports not ready)."""
+        delay = 0.5
+        while True:
+            try:
+                await ensure_ticket_indexes(self.db)
+                await self.projects.ensure_indexes()
+                await self.sessions.ensure_indexes()
+                await self.rate_limiter.ensure_indexes()
+                await self.idempotency_records.ensure_indexes()
+                # FerretDB's filtered updates are not atomic: re-check each lease before its
+                # write there (the store starts out assuming so, the safe side).
+                self.store.confirm_leases = await mongo.is_ferretdb(self.client)
+                return
+            except Exception as error:
+                log.warning("store not ready (%s); retrying in %.1fs", type(error).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _connect_broker(self) -> None:
         """Connect (retrying while RabbitMQ is down), declare, then consume plan changes. The
@@ -213,6 +234,8 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     relay = OutboxRelay(publisher, ledger, clock)
     tickets = ticket_service(store, directory, settings, clock, relay.notify)
     plan_changes = PlanChanges(directory)
+    rate_limiter = SharedRateLimiter(db.rate_limits, sync_seconds=settings.rate_limit_sync_seconds)
+    limits = {plan: PlanLimits(*pair) for plan, pair in plan_limits(settings).items()}
     billing.subscribe_plan_changes(broker, plan_changes)
     idempotency_records = IdempotencyRecords(
         db, window=timedelta(hours=settings.idempotency_window_hours), clock=clock
@@ -234,6 +257,8 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         tickets=tickets,
         access=Access(directory),
         console=ConsoleSignIn(directory, session_store, idle_timeout=idle),
+        quotas=Quotas(directory, rate_limiter, limits),
+        rate_limiter=rate_limiter,
         idempotent=IdempotentRequests(StoredIdempotency(idempotency_records)),
         plan_changes=plan_changes,
         clock=clock,
@@ -251,6 +276,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.tickets = active.tickets
         app.state.access = active.access
         app.state.console = active.console
+        app.state.quotas = active.quotas
         app.state.auth_failures = FailureThrottle(settings.auth_failures_per_minute)
         app.state.idempotent = active.idempotent
         app.state.clock = active.clock

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from zumik_contracts.tickets import PLANS, Plan
 
 # The console's build output, beside the API in this repository (and in the API's image).
 CONSOLE_DIST = Path(__file__).resolve().parents[3] / "console" / "dist"
@@ -49,6 +50,20 @@ class Settings(BaseSettings):
         "process) before it gets 429.",
     )
 
+    rate_limit_free: int = Field(default=60, ge=1, description="Requests a minute, free plan.")
+    rate_limit_free_writes: int = Field(default=20, ge=1, description="Of which writes.")
+    rate_limit_base: int = Field(default=300, ge=1)
+    rate_limit_base_writes: int = Field(default=100, ge=1)
+    rate_limit_pilot: int = Field(default=1_200, ge=1)
+    rate_limit_pilot_writes: int = Field(default=400, ge=1)
+    rate_limit_enterprise: int = Field(default=3_000, ge=1)
+    rate_limit_enterprise_writes: int = Field(default=1_000, ge=1)
+    rate_limit_sync_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        description="How often each API process shares its rate-limit counts through the store.",
+    )
+
     console_dir: Path = Field(
         default=CONSOLE_DIST, description="The built console (`npm run build` writes it)."
     )
@@ -72,6 +87,17 @@ class Settings(BaseSettings):
     business_timezone: str = "UTC"
     business_hours: str = "mon-fri 09:00-17:00"
     business_holidays: str = ""
+
+
+def plan_limits(settings: Settings) -> dict[Plan, tuple[int, int]]:
+    """Each plan's (requests, writes) a minute."""
+    return {
+        plan: (
+            getattr(settings, f"rate_limit_{plan}"),
+            getattr(settings, f"rate_limit_{plan}_writes"),
+        )
+        for plan in PLANS
+    }
 
 
 @lru_cache

@@ -11,10 +11,10 @@ Every message is settled explicitly:
 """
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from faststream import AckPolicy
 from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitMessage, RabbitQueue
-from faststream.rabbit.publisher import RabbitPublisher
 from pydantic import ValidationError
 from zumik_contracts.billing import PLAN_CHANGED, PlanChanged
 from zumik_contracts.topology import billing_exchange
@@ -68,6 +68,58 @@ async def declare(broker: RabbitBroker) -> None:
     await broker.declare_queue(delay_queue())
 
 
+Retry = Callable[[RabbitMessage, int], Awaitable[object]]
+"""Publishes the message again, as attempt number n, into the delay queue."""
+
+
+class PlanChangeHandler:
+    """Settles each plan change explicitly (see the module)."""
+
+    def __init__(self, plan_changes: PlanChanges, retry: Retry) -> None:
+        self._plan_changes = plan_changes
+        self._retry = retry
+
+    async def handle(self, message: RabbitMessage) -> None:
+        try:
+            change = PlanChanged.model_validate_json(message.body)
+        except ValidationError:
+            log.warning("plan change %s is malformed; dead-lettered", message.message_id)
+            await message.reject(requeue=False)
+            return
+        try:
+            applied = await self._plan_changes.apply(change)
+        except UnknownProject:
+            log.warning("plan change %s names an unknown project; dead-lettered", change.id)
+            await message.reject(requeue=False)
+            return
+        except Exception as error:
+            await self._retry_later(message, change, error)
+            return
+        log.info("plan change %s %s", change.id, "applied" if applied else "ignored (stale)")
+        await message.ack()
+
+    async def _retry_later(
+        self, message: RabbitMessage, change: PlanChanged, error: Exception
+    ) -> None:
+        attempt = _attempt(message) + 1
+        why = type(error).__name__
+        if attempt >= MAX_ATTEMPTS:
+            log.warning(
+                "plan change %s failed %d times (%s); dead-lettered", change.id, attempt, why
+            )
+            await message.reject(requeue=False)
+            return
+        try:
+            await self._retry(message, attempt)
+        except Exception:
+            # The broker takes it back instead; the queue's delivery limit bounds that.
+            await message.nack(requeue=True)
+            return
+        delay = RETRY_DELAY_SECONDS
+        log.warning("plan change %s not applied (%s); retrying in %.0f s", change.id, why, delay)
+        await message.ack()
+
+
 def subscribe_plan_changes(broker: RabbitBroker, plan_changes: PlanChanges) -> None:
     retry = broker.publisher(
         routing_key=DELAY_QUEUE,
@@ -76,6 +128,16 @@ def subscribe_plan_changes(broker: RabbitBroker, plan_changes: PlanChanges) -> N
         description="A plan change that could not be applied yet, waiting for its next attempt.",
         schema=PlanChanged,
     )
+
+    async def publish_retry(message: RabbitMessage, attempt: int) -> object:
+        return await retry.publish(
+            message.body,
+            message_id=message.message_id,
+            content_type="application/json",
+            headers={ATTEMPT_HEADER: attempt},
+        )
+
+    handler = PlanChangeHandler(plan_changes, publish_retry)
 
     @broker.subscriber(
         billing_queue(),
@@ -87,55 +149,7 @@ def subscribe_plan_changes(broker: RabbitBroker, plan_changes: PlanChanges) -> N
         description="Plan changes for new tickets; settled explicitly (see the module).",
     )
     async def on_plan_changed(message: ConsumedMessage) -> None:
-        try:
-            change = PlanChanged.model_validate_json(message.body)
-        except ValidationError:
-            log.warning("plan change %s is malformed; dead-lettered", message.message_id)
-            await message.reject(requeue=False)
-            return
-        try:
-            applied = await plan_changes.apply(change)
-        except UnknownProject:
-            log.warning("plan change %s names an unknown project; dead-lettered", change.id)
-            await message.reject(requeue=False)
-            return
-        except Exception as error:
-            await _retry_later(message, change, error, retry)
-            return
-        log.info("plan change %s %s", change.id, "applied" if applied else "ignored (stale)")
-        await message.ack()
-
-
-async def _retry_later(
-    message: RabbitMessage, change: PlanChanged, error: Exception, retry: RabbitPublisher
-) -> None:
-    attempt = _attempt(message) + 1
-    if attempt >= MAX_ATTEMPTS:
-        log.warning(
-            "plan change %s failed %d times (%s); dead-lettered",
-            change.id,
-            attempt,
-            type(error).__name__,
-        )
-        await message.reject(requeue=False)
-        return
-    try:
-        await retry.publish(
-            message.body,
-            message_id=message.message_id,
-            content_type="application/json",
-            headers={ATTEMPT_HEADER: attempt},
-        )
-    except Exception:
-        await message.nack(requeue=True)  # the broker took it back; the delivery limit bounds it
-        return
-    log.warning(
-        "plan change %s not applied (%s); retrying in %.0f s",
-        change.id,
-        type(error).__name__,
-        RETRY_DELAY_SECONDS,
-    )
-    await message.ack()
+        await handler.handle(message)
 
 
 def _attempt(message: RabbitMessage) -> int:

@@ -18,11 +18,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from zumik_contracts.console import CSRF_HEADER, SESSION_COOKIE
 
 from zumik_api.http.errors import ApiError
+from zumik_api.http.ratelimit import enforce
 from zumik_api.http.throttle import ClientThrottle, FailureThrottle
 from zumik_api.service.access import Access
 from zumik_api.service.console import ConsoleSignIn, customer_of, team_member_of
 from zumik_api.service.idempotency import IdempotentRequests
 from zumik_api.service.ports import Customer, SessionRecord, TeamMember
+from zumik_api.service.quotas import Quotas
 from zumik_api.service.tickets import TicketService
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -53,6 +55,11 @@ async def _console(request: Request) -> ConsoleSignIn:
     return console
 
 
+async def _quotas(request: Request) -> Quotas:
+    quotas: Quotas = request.app.state.quotas
+    return quotas
+
+
 async def _clock(request: Request) -> Callable[[], datetime]:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock
@@ -68,6 +75,7 @@ AccessDep = Annotated[Access, Depends(_access)]
 IdempotentDep = Annotated[IdempotentRequests, Depends(_idempotent)]
 ConsoleDep = Annotated[ConsoleSignIn, Depends(_console)]
 ClockDep = Annotated[Callable[[], datetime], Depends(_clock)]
+QuotasDep = Annotated[Quotas, Depends(_quotas)]
 ClientDep = Annotated[ClientThrottle, Depends(_client)]
 SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)]
 
@@ -119,8 +127,23 @@ async def _customer(
     access: AccessDep,
     console: ConsoleDep,
     client: ClientDep,
+    quotas: QuotasDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_customer_bearer)],
     session: SessionCookie = None,
+) -> Customer:
+    """The calling project, within its plan's rate limits."""
+    customer = await _authenticated_customer(request, access, console, client, credentials, session)
+    enforce(request, await quotas.admit(customer, write=request.method not in SAFE_METHODS))
+    return customer
+
+
+async def _authenticated_customer(
+    request: Request,
+    access: Access,
+    console: ConsoleSignIn,
+    client: ClientThrottle,
+    credentials: HTTPAuthorizationCredentials | None,
+    session: str | None,
 ) -> Customer:
     if credentials is None and session is not None:
         record = await console_session(request, console, client, session)

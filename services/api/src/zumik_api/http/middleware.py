@@ -9,6 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "Request-Id"
+# Where a request's handling leaves headers for its response (`request.state.response_headers`).
+RESPONSE_HEADERS = "response_headers"
 
 log = logging.getLogger("zumik_api")
 
@@ -28,7 +30,8 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = "req_" + secrets.token_hex(12)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
 
         started = False
 
@@ -36,14 +39,19 @@ class RequestIdMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                # Headers a dependency decided on (rate limits), whatever the route returned.
+                for name, value in state.get(RESPONSE_HEADERS, {}).items():
+                    headers.setdefault(name, value)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as error:
             # The exception's type only: its text may quote request data.
-            log.error("unhandled %s on %s %s", type(error).__name__, scope["method"], scope["path"])
+            # The path quoted (repr): a client controls it, and must not forge log lines.
+            log.error("unhandled %s on %s %r", type(error).__name__, scope["method"], scope["path"])
             if started:
                 raise
             await send_json(send_with_id, 500, _INTERNAL_ERROR)
