@@ -238,12 +238,12 @@ async def find_anywhere(db: AsyncDatabase[Document], needles: list[str]) -> list
 
 
 async def collection_counts(db: AsyncDatabase[Document]) -> dict[str, int]:
-    """Documents per collection; not `ticket_locks`, whose leases come and go with every
-    ticket change."""
+    """Documents per collection; not the ones that come and go by themselves: `ticket_locks`
+    (a lease per ticket change) and `rate_limits` (the API's counts, shared in the background)."""
     return {
         name: await db[name].count_documents({})
         for name in sorted(await db.list_collection_names())
-        if name != "ticket_locks"
+        if name not in ("ticket_locks", "rate_limits")
     }
 
 
