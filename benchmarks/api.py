@@ -15,23 +15,28 @@ import logging
 import random
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 
-from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.outbox import ack_document
-from zumik_api.adapters.projects import hash_api_key
-from zumik_api.adapters.tickets import (
-    _SUMMARY_PROJECTION,
-    _outbox_fields,
-    _state,
-    ticket_from_doc,
-)
-from zumik_api.clock import utc_now
+from zumik_accounts.credentials import hash_secret
+from zumik_api.adapters.tickets import ticket_from
 from zumik_contracts import ids
+from zumik_contracts.events import OutboxEntry
 from zumik_store.batching import InsertBatcher
+from zumik_store.clock import utc_now
+from zumik_store.lease import new_token
+from zumik_store.mongo import Document
+from zumik_tickets.documents import (
+    SUMMARY_PROJECTION,
+    message_document,
+    outbox_entry,
+    outbox_fields,
+    state_fields,
+    ticket_record,
+)
+from zumik_tickets.outbox import ack_document
+from zumik_tickets.store import page_query
 
 from benchmarks.broker import sink_queue
 from benchmarks.common import (
@@ -149,9 +154,10 @@ async def create_store_work(db: AsyncDatabase[Document]) -> LoadResult:
     here too; the relay itself writes its acks every 20 ms)."""
     project = await create_project(db, "bench create", "enterprise")
     assert project.api_key is not None
-    key_hash = hash_api_key(project.api_key)
+    key_hash = hash_secret(project.api_key)
     ticket = open_ticket(project, utc_now(), random.Random(1), created_ago=timedelta(0))
     template = stored(ticket, published=False)
+    created = outbox_entry(template["outbox"][0]).event
     timers, tickets = InsertBatcher(db.sla_timers), InsertBatcher(db.tickets)
     acks = InsertBatcher(db.outbox_acks)
 
@@ -161,9 +167,9 @@ async def create_store_work(db: AsyncDatabase[Document]) -> LoadResult:
         ticket_id = ids.new_id(ids.TICKET)
         await timers.insert({"_id": ticket_id, "project_id": project.id, "check_at": utc_now()})
         await tickets.insert({**template, "_id": ticket_id})
-        event = {**template["outbox"][0], "id": ids.new_id(ids.EVENT)}
-        event["data"] = {**event["data"], "ticket_id": ticket_id}
-        await acks.insert(ack_document(event))
+        data = created.data.model_copy(update={"ticket_id": ticket_id})
+        event = created.model_copy(update={"id": ids.new_id(ids.EVENT), "data": data})
+        await acks.insert(ack_document(OutboxEntry(event=event)))
 
     return await run_driver(
         "create's whole store work", create, concurrency=CONCURRENCY, seconds=SECONDS
@@ -237,31 +243,39 @@ def raw_get(db: AsyncDatabase[Document], ticket_ids: list[str]) -> Operation:
 
 
 def raw_reply(db: AsyncDatabase[Document], ticket_ids: list[str]) -> Operation:
-    """The reply's read and its single-document update, as the repository writes it."""
+    """The reply's read and its single-document update, as the tickets library writes it:
+    fenced on the `fence` it read, setting its own (the outbox's earlier events published)."""
     rng = random.Random(4)
 
     async def reply(_: int) -> None:
         ticket_id = rng.choice(ticket_ids)
         doc = await db.tickets.find_one({"_id": ticket_id})
         assert doc is not None
-        ticket = ticket_from_doc(doc)
+        ticket = ticket_from(ticket_record(doc))
         message = ticket.reply("customer", REPLY, utc_now())
+        new_events = [OutboxEntry(event=e) for e in ticket.new_events]
         update = {
-            "$set": {**_state(ticket), **_outbox_fields(ticket, [])},
-            "$push": {"messages": {"$each": [asdict(message)]}},
+            "$set": {
+                **state_fields(ticket),
+                **outbox_fields([], new_events),
+                "fence": new_token(),
+            },
+            "$push": {"messages": {"$each": [message_document(message)]}},
         }
-        await db.tickets.update_one({"_id": ticket_id}, update)
+        await db.tickets.update_one({"_id": ticket_id, "fence": doc.get("fence")}, update)
 
     return reply
 
 
 def raw_list(db: AsyncDatabase[Document], project_id: str) -> Operation:
-    """The list's query: a page of 20 (plus one, for has_more), newest first."""
+    """The list's query (the tickets library's own filter): a page of 20 (plus one, for
+    has_more), newest first."""
+    query, order = page_query(project_id, None, None, "older")
 
     async def page(_: int) -> None:
         await (
-            db.tickets.find({"project_id": project_id}, _SUMMARY_PROJECTION)
-            .sort("_id", DESCENDING)
+            db.tickets.find(query, SUMMARY_PROJECTION)
+            .sort("_id", order)
             .limit(PAGE + 1)
             .to_list(None)
         )
@@ -363,7 +377,9 @@ async def calibrate(
     them with how the store runs these queries."""
     documents = SMALL_PROJECT + LARGE_PROJECT
     by_id = await query_plan(db, {"_id": ticket_ids[0]})
-    listing = await query_plan(db, {"project_id": small.id}, {"_id": -1}, PAGE + 1)
+    fenced = await query_plan(db, {"_id": ticket_ids[0], "fence": ""})
+    query, order = page_query(small.id, None, None, "older")
+    listing = await query_plan(db, query, {"_id": order}, PAGE + 1)
     get = raw_get(db, ticket_ids)
     alone = Alone(
         get=statistics.median([await time_once(get) for _ in range(5)]),
@@ -373,7 +389,8 @@ async def calibrate(
     section.note(
         f"get, reply and list ran on one `tickets` collection of {documents:,} documents (get "
         f"and reply on the {SMALL_PROJECT}-ticket project). The store's plans: get by `_id`: "
-        f"{by_id}; list: {listing}. Alone, one get took {alone.get * 1000:.1f} ms "
+        f"{by_id}; the reply's update (by `_id` and `fence`): {fenced}; list: {listing}. "
+        f"Alone, one get took {alone.get * 1000:.1f} ms "
         f"({alone.get / documents * 1e6:.1f} us per document in the collection), one reply's "
         f"read and update {alone.reply * 1000:.0f} ms, and one list {alone.listing * 1000:.0f} ms "
         f"({alone.listing / documents * 1e6:.0f} us per document). Each run's concurrency and "

@@ -20,9 +20,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters import mongo
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.outbox import OutboxLedger
+from zumik_accounts.projects import Projects
+from zumik_contracts.tickets import PLANS
+from zumik_idempotency import IdempotencyRecords
+from zumik_store import mongo
+from zumik_store.mongo import Document
+from zumik_tickets.indexes import ensure_indexes as ensure_ticket_indexes
+from zumik_tickets.outbox import OutboxLedger
 
 log = logging.getLogger("benchmarks")
 
@@ -30,6 +34,18 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCAL_MONGODB_URL = "mongodb://127.0.0.1:27017/"
 LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 LOOPBACK = "127.0.0.1"
+# The benchmark's own client (seeding, the driver side, explain): no store timeout to speak of, as
+# before the services' clients had one. A FerretDB scan of 100,000 tickets takes tens of seconds.
+DRIVER_TIMEOUT_SECONDS = 1800.0
+# The API's per-plan rate limits (`RATE_LIMIT_<PLAN>[_WRITES]`, a minute's quota), far above any
+# load here: the limiter stays in every request's path, but the benchmarks measure throughput and
+# latency, not the quotas (one project at 100 tickets/s is 6,000 writes a minute). An API without
+# these settings ignores them.
+UNTHROTTLED = {
+    f"RATE_LIMIT_{plan.upper()}{kind}": str(1_000_000_000)
+    for plan in PLANS
+    for kind in ("", "_WRITES")
+}
 # Settings the children must not inherit: a stray key would send real email or webhooks.
 _SCRUBBED_ENV = (
     "RESEND_API_KEY",
@@ -71,6 +87,20 @@ def run_id() -> str:
 # -- a database per benchmark -----------------------------------------------------------------
 
 
+def driver_client(url: str) -> AsyncMongoClient[Document]:
+    """The benchmark's own client: the services' `connect`, with DRIVER_TIMEOUT_SECONDS."""
+    return mongo.connect(url, timeout_seconds=DRIVER_TIMEOUT_SECONDS)
+
+
+async def ensure_api_indexes(db: AsyncDatabase[Document]) -> None:
+    """The indexes the API creates at start-up on the collections the benchmarks seed and
+    query (tickets and their satellites, projects and keys, idempotency records), so the store
+    has them before anything is seeded; a started API creates them, and any others, itself."""
+    await ensure_ticket_indexes(db)
+    await Projects(db).ensure_indexes()
+    await IdempotencyRecords(db).ensure_indexes()
+
+
 @dataclass(frozen=True)
 class BenchDb:
     url: str
@@ -83,10 +113,10 @@ async def bench_database(services: Services, purpose: str) -> AsyncIterator[Benc
     """A fresh database `zumik_bench_<purpose>_<random>` with the API's indexes, dropped after."""
     name = f"zumik_bench_{purpose}_{run_id()}"
     url = with_path(services.mongodb_url, name)
-    client = mongo.connect(url)
+    client = driver_client(url)
     db = mongo.database(client)
     try:
-        await mongo.ensure_indexes(db)
+        await ensure_api_indexes(db)
         yield BenchDb(url, client, db)
     finally:
         with contextlib.suppress(Exception):
@@ -232,6 +262,7 @@ async def api_server(
         "API_HOST": LOOPBACK,
         "API_PORT": str(port),
         "SLA_SCHEDULER_ENABLED": "true" if scheduler else "false",
+        **UNTHROTTLED,
     }
     process = await start_process("api", console_script("zumik-api"), env, services.log_dir)
     base_url = f"http://{LOOPBACK}:{port}"
@@ -262,10 +293,10 @@ async def wait_for_outbox(db: AsyncDatabase[Document], within_s: float = 120.0) 
     """Wait (bounded) until the API's relay published every pending event; what is left."""
     deadline = time.monotonic() + within_s
     ledger = OutboxLedger(db)
-    pending = await ledger.count_unpublished(db.tickets, {})
+    pending = await ledger.count_unpublished()
     for _ in range(int(within_s) + 1):
         if not pending or time.monotonic() >= deadline:
             break
         await asyncio.sleep(1.0)
-        pending = await ledger.count_unpublished(db.tickets, {})
+        pending = await ledger.count_unpublished()
     return pending

@@ -22,13 +22,15 @@ from typing import Any
 import aio_pika
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.events import EventPublisher, make_broker
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.outbox import OutboxLedger
-from zumik_api.clock import utc_now
-from zumik_api.relay import OutboxRelay
+from zumik_api.adapters.events import EventPublisher
+from zumik_api.adapters.relay import OutboxRelay
 from zumik_contracts import ids
-from zumik_contracts.events import SCHEMA_VERSION, SCHEMA_VERSION_HEADER
+from zumik_contracts.events import SCHEMA_VERSION, SCHEMA_VERSION_HEADER, OutboxEntry
+from zumik_messaging.broker import confirming_broker
+from zumik_store.clock import utc_now
+from zumik_store.mongo import Document
+from zumik_tickets.documents import outbox_entry
+from zumik_tickets.outbox import OutboxLedger
 
 from benchmarks.api import create_request
 from benchmarks.broker import connection, sink_queue, support_exchange
@@ -92,6 +94,17 @@ async def seed_outbox(db: AsyncDatabase[Document]) -> list[Document]:
     return docs
 
 
+def stored_outbox(doc: Document) -> list[OutboxEntry]:
+    """A seeded ticket's outbox as the API holds it after its write (typed entries)."""
+    return [outbox_entry(entry) for entry in doc["outbox"]]
+
+
+def message_of(doc: Document) -> dict[str, Any]:
+    """The message body the relay publishes for the ticket's first outbox entry: its event."""
+    event: dict[str, Any] = doc["outbox"][0]["event"]
+    return event
+
+
 async def timed(run: Callable[[], Awaitable[None]], within_s: float) -> float:
     """How long `run` takes (or `within_s`, when it takes longer: the rate is then taken over
     what it published)."""
@@ -111,15 +124,18 @@ async def relay_throughput(services: Services, amqp_url: str, path: str) -> Rela
     log.info("timing the outbox relay (%s) over %d pending events", path, RELAY_TICKETS)
     async with bench_database(services, f"relay_{path.replace(' ', '_')}") as bench:
         docs = await seed_outbox(bench.db)
-        publisher = EventPublisher(make_broker(amqp_url))
-        relay = OutboxRelay(bench.db, publisher, OutboxLedger(bench.db), utc_now)
+        # The outboxes as the API's writes hand them over (built before the clock starts).
+        outboxes = [(str(doc["_id"]), stored_outbox(doc)) for doc in docs]
+        # As the API's composition root builds them.
+        publisher = EventPublisher(confirming_broker(amqp_url, logger=None))
+        relay = OutboxRelay(publisher, OutboxLedger(bench.db), utc_now)
         await publisher.connect()
         try:
             if path == "fast path":
 
                 async def notify_all() -> None:
-                    for doc in docs:
-                        relay.notify(str(doc["_id"]), doc["outbox"])
+                    for ticket_id, outbox in outboxes:
+                        relay.notify(ticket_id, outbox)
                     await relay.flush()
 
                 elapsed = await timed(notify_all, RELAY_TIMEOUT)
@@ -128,14 +144,14 @@ async def relay_throughput(services: Services, amqp_url: str, path: str) -> Rela
         finally:
             await publisher.close()
         acknowledged = await bench.db.outbox_acks.count_documents({})
-    return RelayRun(path, relay.published_count, elapsed, acknowledged, docs[0]["outbox"][0])
+    return RelayRun(path, relay.published_count, elapsed, acknowledged, message_of(docs[0]))
 
 
 async def relay_store_work(services: Services) -> LoadResult:
     """What the relay writes per event, without publishing: its ack, in inserts of
     ACK_BATCH acks (about what the relay gathers in its linger at these rates)."""
     async with bench_database(services, "relay_store") as bench:
-        events = [doc["outbox"][0] for doc in await seed_outbox(bench.db)]
+        events = [stored_outbox(doc)[0] for doc in await seed_outbox(bench.db)]
         ledger = OutboxLedger(bench.db)
         batches = [events[i : i + ACK_BATCH] for i in range(0, len(events), ACK_BATCH)]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from zumik_api.adapters import mongo
+from zumik_store import mongo
 
 from benchmarks.broker import rabbitmq_version
 from benchmarks.common import Services

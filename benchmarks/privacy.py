@@ -26,19 +26,20 @@ from typing import Any
 
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters import mongo
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.tickets import _ticket_doc  # the one definition of the layout
-from zumik_api.clock import utc_now
 from zumik_api.domain.business_time import BusinessCalendar
-from zumik_api.domain.plans import sla_for
 from zumik_api.domain.tickets import Ticket
 from zumik_contracts import ids
 from zumik_contracts.privacy import PrivacyCommand
-from zumik_privacy import store
-from zumik_privacy.app import build_processor
-from zumik_privacy.export_files import download_export
+from zumik_privacy.app import STORE_TIMEOUT_SECONDS, build_processor
+from zumik_privacy.handling import CommandProcessor
+from zumik_privacy.owners import Owners
 from zumik_privacy.settings import Settings
+from zumik_privacy_records.download import download_export
+from zumik_store import mongo
+from zumik_store.clock import utc_now
+from zumik_store.mongo import Document
+from zumik_tickets.documents import ticket_document  # the one definition of the layout
+from zumik_tickets.indexes import ensure_indexes as ensure_ticket_indexes
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 10_000)
@@ -46,6 +47,10 @@ MESSAGES_PER_TICKET = 3
 INSERT_BATCH = 1_000
 ERASE_TARGET_SECONDS = 10.0
 MEMORY_RATIO_TARGET = 1.5
+TICKETS = "tickets"
+PROJECTS = "projects"
+# Seeding and clean-up: no store timeout to speak of (the workers use the service's own).
+SEED_TIMEOUT_SECONDS = 1800.0
 
 
 def server_url() -> str:
@@ -73,7 +78,14 @@ def peak_rss_mb() -> float:
 
 def _settings(url: str) -> Settings:
     # Production defaults, except the salt (the benchmark never reads the environment's).
-    return Settings(mongodb_url=url, privacy_subject_salt=SecretStr("benchmark"))
+    return Settings(mongodb_url=url, privacy_subject_salt=SecretStr("benchmark-subject-salt"))
+
+
+async def ensure_indexes(db: AsyncDatabase[Document], url: str) -> None:
+    """What the API and the privacy service create at start-up: the tickets' indexes and the
+    indexes of every owner the privacy service calls."""
+    await ensure_ticket_indexes(db)
+    await Owners.on(db, _settings(url), utc_now).ensure_indexes()
 
 
 async def seed(db: AsyncDatabase[Document], project_id: str, count: int) -> float:
@@ -81,15 +93,20 @@ async def seed(db: AsyncDatabase[Document], project_id: str, count: int) -> floa
     started = time.perf_counter()
     now = utc_now()
     calendar = BusinessCalendar.parse("UTC", "mon-fri 09:00-17:00", "")
-    await db[store.PROJECTS].insert_one(
-        {"_id": project_id, "name": "Benchmark", "plan": "enterprise", "created_at": now}
+    await db[PROJECTS].insert_one(
+        {
+            "_id": project_id,
+            "name": "Benchmark",
+            "plan": "enterprise",
+            "created_at": now,
+            "updated_at": now,
+        }
     )
     batch: list[Document] = []
     for number in range(count):
         ticket = Ticket.open(
             project_id=project_id,
-            plan_tier="enterprise",
-            sla=sla_for("enterprise"),
+            plan="enterprise",
             subject=f"Benchmark ticket {number}",
             body=f"Streaming stops after about 30 seconds (ticket {number}). " * 4,
             priority="normal",
@@ -99,24 +116,27 @@ async def seed(db: AsyncDatabase[Document], project_id: str, count: int) -> floa
         )
         ticket.reply("support", "Thanks, we are looking into it. " * 4, now)
         ticket.reply("customer", "It also happens with the Python SDK. " * 4, now)
-        doc = _ticket_doc(ticket)
         # As stored once a later change dropped the published events: an empty outbox.
-        doc.update(outbox=[])
-        doc.pop("outbox_at", None)
-        batch.append(doc)
+        batch.append(ticket_document(ticket, [], fence=""))
         if len(batch) == INSERT_BATCH:
-            await db[store.TICKETS].insert_many(batch)
+            await db[TICKETS].insert_many(batch)
             batch = []
     if batch:
-        await db[store.TICKETS].insert_many(batch)
+        await db[TICKETS].insert_many(batch)
     return time.perf_counter() - started
 
 
+def _processor_on(db: AsyncDatabase[Document], url: str) -> CommandProcessor:
+    """What the privacy service runs a command with, on the owners of `db`."""
+    settings = _settings(url)
+    return build_processor(Owners.on(db, settings, utc_now), settings, utc_now)
+
+
 async def _export_worker(url: str, project_id: str) -> dict[str, Any]:
-    client = mongo.connect(url)
+    client = mongo.connect(url, timeout_seconds=STORE_TIMEOUT_SECONDS)
     try:
         db = mongo.database(client)
-        processor = build_processor(db, _settings(url))
+        processor = _processor_on(db, url)
         baseline = peak_rss_mb()
         command = PrivacyCommand(id=ids.new_id("prq"), type="export", project_id=project_id)
         started = time.perf_counter()
@@ -146,17 +166,17 @@ async def _export_worker(url: str, project_id: str) -> dict[str, Any]:
 
 
 async def _erase_worker(url: str, project_id: str) -> dict[str, Any]:
-    client = mongo.connect(url)
+    client = mongo.connect(url, timeout_seconds=STORE_TIMEOUT_SECONDS)
     try:
         db = mongo.database(client)
-        processor = build_processor(db, _settings(url))
+        processor = _processor_on(db, url)
         command = PrivacyCommand(id=ids.new_id("prq"), type="erase", project_id=project_id)
         started = time.perf_counter()
         outcome = await processor.process(command.model_dump_json().encode())
         seconds = time.perf_counter() - started
         receipt = outcome.result.receipt
         assert receipt is not None, outcome.result
-        left = await db[store.TICKETS].count_documents({"project_id": project_id})
+        left = await db[TICKETS].count_documents({"project_id": project_id})
     finally:
         await client.close()
     return {
@@ -188,11 +208,11 @@ async def run(sizes: tuple[int, int] = SIZES) -> dict[str, Any]:
     for size in sizes:
         name = f"zumik_bench_privacy_{size}"
         url = database_url(name)
-        client = mongo.connect(url)
+        client = mongo.connect(url, timeout_seconds=SEED_TIMEOUT_SECONDS)
         try:
             await client.drop_database(name)
             db = mongo.database(client)
-            await store.ensure_indexes(db)
+            await ensure_indexes(db, url)
             project_id = ids.new_id(ids.PROJECT)
             seed_seconds = await seed(db, project_id, size)
             exported = await asyncio.to_thread(_in_subprocess, "export", url, project_id)

@@ -1,5 +1,6 @@
 """Seed data written straight with the driver, in documents the repository's own code builds
-(`Ticket.open` and the ticket adapter's document mapping), so they have the real shape."""
+(`Ticket.open` and the tickets library's document mapping, `zumik_tickets.documents`), so they
+have the real shape."""
 
 import asyncio
 import random
@@ -10,15 +11,14 @@ from itertools import islice
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
-from zumik_api.adapters.projects import ProjectRepository
-from zumik_api.adapters.staff import StaffRepository
-from zumik_api.adapters.tickets import _ticket_doc
-from zumik_api.clock import utc_now
+from zumik_accounts.projects import Projects
+from zumik_accounts.staff import Staff
 from zumik_api.domain.business_time import BusinessCalendar
-from zumik_api.domain.plans import sla_for
 from zumik_api.domain.tickets import Ticket
+from zumik_contracts.events import OutboxEntry
 from zumik_contracts.tickets import PRIORITIES, Plan
+from zumik_store.mongo import Document
+from zumik_tickets.documents import ticket_document
 
 CALENDAR = BusinessCalendar()  # the API's default: Mon-Fri 09:00-17:00 UTC
 BATCH = 1000
@@ -43,8 +43,7 @@ def open_ticket(
 ) -> Ticket:
     return Ticket.open(
         project_id=project.id,
-        plan_tier=project.plan,
-        sla=sla_for(project.plan),
+        plan=project.plan,
         subject=SUBJECT,
         body=BODY,
         priority=rng.choice(PRIORITIES),
@@ -54,13 +53,15 @@ def open_ticket(
     )
 
 
+def opening_outbox(ticket: Ticket) -> list[OutboxEntry]:
+    """The events of the ticket's opening, as the API's ticket adapter wraps them (no trace)."""
+    return [OutboxEntry(event=event, traceparent=None) for event in ticket.new_events]
+
+
 def stored(ticket: Ticket, *, published: bool = True) -> Document:
-    """The ticket's document; `published` drops its outbox, as after the relay sent its events."""
-    doc = _ticket_doc(ticket)
-    if published:
-        doc["outbox"] = []
-        doc.pop("outbox_at", None)
-    return doc
+    """The document the API inserts for a new ticket; `published` leaves its outbox empty (no
+    `outbox_at`), as after the relay sent its events."""
+    return ticket_document(ticket, [] if published else opening_outbox(ticket), fence="")
 
 
 def project_tickets(
@@ -92,11 +93,12 @@ async def insert_all(collection: AsyncCollection[Document], docs: Iterable[Docum
 
 
 async def create_project(db: AsyncDatabase[Document], name: str, plan: Plan) -> SeedProject:
-    projects = ProjectRepository(db)
-    project = await projects.create(name, plan, utc_now())
-    return SeedProject(project.id, plan, await projects.new_api_key(project.id, utc_now()))
+    projects = Projects(db)
+    project = await projects.create(name, plan)
+    issued = await projects.new_api_key(project.id)
+    return SeedProject(project.id, plan, issued.api_key)
 
 
 async def create_staff_token(db: AsyncDatabase[Document]) -> str:
-    _, token = await StaffRepository(db).create("bench@zumik.example", utc_now())
-    return token
+    issued = await Staff(db).create("bench@zumik.example")
+    return issued.token

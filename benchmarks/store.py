@@ -3,7 +3,7 @@
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from zumik_api.adapters.mongo import Document
+from zumik_store.mongo import Document
 
 
 async def store_version(db: AsyncDatabase[Document]) -> str:
