@@ -120,6 +120,8 @@ class Claim:
     message_id: str | None
     internal: bool
     claimed_at: datetime
+    # Made by the call that returned it, rather than found in place.
+    fresh: bool = False
 
     @property
     def purging(self) -> bool:
@@ -159,7 +161,7 @@ def stored_file(doc: Mapping[str, Any]) -> StoredFile:
     )
 
 
-def _claim(doc: Mapping[str, Any]) -> Claim:
+def _claim(doc: Mapping[str, Any], *, fresh: bool = False) -> Claim:
     return Claim(
         file_id=str(doc["_id"]),
         project_id=str(doc["project_id"]),
@@ -167,6 +169,7 @@ def _claim(doc: Mapping[str, Any]) -> Claim:
         message_id=doc.get("message_id"),
         internal=bool(doc.get("internal", False)),
         claimed_at=_aware(doc["claimed_at"]),
+        fresh=fresh,
     )
 
 
@@ -438,7 +441,7 @@ class FileStore:
                 await self.files.update_one(
                     {"_id": file_id}, {"$set": {"metadata.message_id": message_id}}
                 )
-            return _claim(doc)
+            return _claim(doc, fresh=True)
         holder = await self.claims.find_one({"_id": file_id})
         if holder is None:
             raise RuntimeError(f"could not claim {file_id}")
