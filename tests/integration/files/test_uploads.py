@@ -6,6 +6,7 @@ import json
 import secrets
 
 import httpx
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.bootstrap import Runtime
 from zumik_files.store import CHUNKS, FileStore, QuotaExceeded, Upload
@@ -265,14 +266,12 @@ async def test_the_project_quota_refuses_what_would_exceed_it(
         Upload(f"file_q1{secrets.token_hex(8)}", project_id, "a.txt", None, "customer"),
         content(6_000),  # type: ignore[arg-type]
     )
-    try:
+    with pytest.raises(QuotaExceeded) as exceeded:
         await store.upload(
             Upload(f"file_q2{secrets.token_hex(8)}", project_id, "b.txt", None, "customer"),
             content(6_000),  # type: ignore[arg-type]
         )
-        raise AssertionError("the quota let the second file in")
-    except QuotaExceeded as exceeded:
-        assert (exceeded.quota, exceeded.used) == (10_000, 6_000)
+    assert (exceeded.value.quota, exceeded.value.used) == (10_000, 6_000)
     assert await store.usage(project_id) == 6_000
     assert await db[CHUNKS].count_documents({"files_id": {"$regex": "^file_q2"}}) == 0
     await store.delete(first.id)
