@@ -91,7 +91,7 @@ async def zip_bytes(size: int) -> AsyncIterator[bytes]:
 
 def har_bytes(size: int) -> bytes:
     """A HAR of about `size` bytes: entries with credentials and a large response body each."""
-    entries = []
+    entries: list[dict[str, object]] = []
     body = "x" * 200_000
     while len(json.dumps({"log": {"entries": entries}})) < size - 250_000:
         entries.append(
@@ -342,7 +342,7 @@ async def measure_download_memory(services: Services, url: str, key: str) -> Mem
         before = api.memory_kib("VmRSS")
         # The peak so far includes the upload: reset it where the kernel allows.
         with contextlib.suppress(OSError):
-            Path(f"/proc/{api.process.pid}/clear_refs").write_text("5")
+            Path(f"/proc/{api.process.pid}/clear_refs").write_text("5")  # noqa: ASYNC240
         await download(client, key, big["id"])
         return Memory(SIZE, before, api.memory_kib("VmHWM"))
 
