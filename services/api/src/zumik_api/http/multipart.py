@@ -85,7 +85,9 @@ class MultipartReader:
             event = await self._next_event()
             if event is None:
                 return None
-            if event[0] == "part":
+            if event[0] == "end":
+                self._in_part = False
+            elif event[0] == "part":
                 self._in_part = True
                 part = event[1]
                 assert isinstance(part, FormPart)
