@@ -3,7 +3,7 @@ reply (with a progress bar, then what was removed), the thread shows it, and its
 no secret left; the team attaches a file to an internal note."""
 
 import httpx
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, FilePayload, Page, expect
 
 from tests.browser.support import (
     LiveApi,
@@ -29,7 +29,7 @@ async def test_a_customer_attaches_a_har_and_sees_its_secrets_removed(
     await open_customer_ticket(page, ticket["id"], subject)
 
     await page.get_by_label("Attach files").set_input_files(
-        files=[{"name": "checkout.har", "mimeType": "application/json", "buffer": har.content}]
+        files=[FilePayload(name="checkout.har", mimeType="application/json", buffer=har.content)]
     )
     uploads = page.get_by_role("list", name="Attachments for this message")
     await expect(uploads).to_contain_text("checkout.har")
@@ -68,7 +68,7 @@ async def test_the_team_attaches_a_file_to_an_internal_note(
 
     note_form = page.locator("section", has=page.get_by_role("heading", name="Internal note"))
     await note_form.get_by_label("Attach files").set_input_files(
-        files=[{"name": "trace.log", "mimeType": "text/plain", "buffer": b"retry 3: gave up\n"}]
+        files=[FilePayload(name="trace.log", mimeType="text/plain", buffer=b"retry 3: gave up\n")]
     )
     await expect(note_form.get_by_text("Uploaded")).to_be_visible()
     # The picker shows "Uploaded" a moment before the form's own copy of the uploads catches up
