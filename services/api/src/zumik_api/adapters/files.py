@@ -18,6 +18,7 @@ from zumik_api.service.ports import (
     StorageFull,
     StoredFileView,
 )
+from zumik_api.service.tickets import ProjectGone
 
 
 class StoredFiles:
@@ -43,6 +44,8 @@ class StoredFiles:
             raise FileTooLarge(error.limit) from None
         except file_store.QuotaExceeded as error:
             raise StorageFull(error.quota) from None
+        except file_store.UploadCancelled:  # the project was erased while the file came in
+            raise ProjectGone(upload.project_id) from None
 
     async def get(self, file_id: str) -> StoredFileView | None:
         return await self._store.get(file_id)
