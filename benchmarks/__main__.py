@@ -1,4 +1,4 @@
-"""`python -m benchmarks [api|events|staff|privacy ...]`: run the benchmarks (all by default),
+"""`python -m benchmarks [api|events|staff|privacy|files ...]`: run the benchmarks (all by default),
 print each one's tables and target verdicts, and write the figures into docs/benchmarks.md.
 
 The exit status is 1 only when a benchmark could not run to the end; a missed target is a
@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 
-from benchmarks import api, docs, events, privacy_run, staff
+from benchmarks import api, docs, events, files, privacy_run, staff
 from benchmarks.common import Services, services_from_env
 from benchmarks.load import ensure_wrk
 from benchmarks.machine import describe
@@ -33,6 +33,7 @@ RUNNERS: dict[str, Runner] = {
     "events": events.run,
     "staff": staff.run,
     "privacy": _privacy,
+    "files": files.run,
 }
 
 

@@ -37,6 +37,23 @@ EVENT_TYPES: tuple[EventType, ...] = (
 )
 
 
+class AttachmentRef(BaseModel):
+    """A file attached to the message: its metadata, never its content (download it from the
+    API with the file's id)."""
+
+    id: str
+    filename: str | None = Field(
+        default=None,
+        description="The file's name; null unless the API includes text in events (a name is "
+        "free text and may hold personal data).",
+    )
+    content_type: str
+    size: int
+    redactions: dict[str, int] | None = Field(
+        default=None, description="What scrubbing removed, counted by kind; null when nothing."
+    )
+
+
 class MessageRef(BaseModel):
     id: str
     author: Author
@@ -46,6 +63,9 @@ class MessageRef(BaseModel):
         description="The first 200 characters; null unless the API includes text in events.",
     )
     attachment_count: int = Field(default=0, description="Files attached to the message.")
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list, description="The files attached to the message, in order."
+    )
 
 
 class TicketEventData(BaseModel):
@@ -76,9 +96,13 @@ class TicketEvent(BaseModel):
 
 
 def without_text(event: TicketEvent) -> TicketEvent:
-    """The event with its free text (subject, message preview) left out: data minimisation."""
+    """The event with its free text (subject, message preview, attachment names) left out: data
+    minimisation."""
     data = event.data
-    message = None if data.message is None else data.message.model_copy(update={"preview": None})
+    message = None
+    if data.message is not None:
+        attachments = [a.model_copy(update={"filename": None}) for a in data.message.attachments]
+        message = data.message.model_copy(update={"preview": None, "attachments": attachments})
     return event.model_copy(
         update={"data": data.model_copy(update={"subject": None, "message": message})}
     )

@@ -140,6 +140,10 @@ class ErasureCounts(BaseModel):
     outbox_acks: int = 0
     exports: int = 0
     export_chunks: int = 0
+    attachments: int = Field(
+        default=0, description="Files (attachments and uploads not yet attached) deleted."
+    )
+    attachment_chunks: int = Field(default=0, description="Their stored chunks (GridFS).")
 
 
 class ErasureReceipt(BaseModel):

@@ -5,7 +5,8 @@ work it does besides answering HTTP, in one place:
   consume billing's plan changes;
 - the outbox relay: publish every committed event;
 - the SLA scheduler (when enabled): record SLA warnings and breaches;
-- purges: expired idempotency keys and old outbox acks (FerretDB has no TTL indexes).
+- purges: expired idempotency keys and old outbox acks (FerretDB has no TTL indexes), files no
+  message took, and the chunks of uploads whose process died.
 """
 
 import asyncio
@@ -25,6 +26,7 @@ from zumik_accounts.projects import Projects
 from zumik_accounts.sessions import Sessions
 from zumik_accounts.staff import Staff
 from zumik_contracts.topology import billing_exchange
+from zumik_files.store import FileStore
 from zumik_idempotency import IdempotencyRecords
 from zumik_messaging.broker import confirming_broker
 from zumik_store import mongo
@@ -41,6 +43,7 @@ from zumik_tickets.timers import SlaTimers
 from zumik_api.adapters.auth_cache import AuthCache
 from zumik_api.adapters.directory import CachedDirectory
 from zumik_api.adapters.events import EventPublisher
+from zumik_api.adapters.files import StoredFiles
 from zumik_api.adapters.idempotency import StoredIdempotency
 from zumik_api.adapters.relay import OutboxRelay
 from zumik_api.adapters.sessions import StoredSessions
@@ -51,7 +54,9 @@ from zumik_api.http.app import http_app
 from zumik_api.http.errors import error_response, unavailable
 from zumik_api.http.throttle import FailureThrottle
 from zumik_api.service.access import Access
+from zumik_api.service.attachments import Attachments
 from zumik_api.service.console import ConsoleSignIn
+from zumik_api.service.files import FileService
 from zumik_api.service.idempotency import IdempotentRequests
 from zumik_api.service.plans import PlanChanges
 from zumik_api.service.quotas import PlanLimits, Quotas
@@ -65,6 +70,9 @@ IDEMPOTENCY_PURGE_SECONDS = 600.0
 ACK_PURGE_SECONDS = 600.0
 SESSION_PURGE_SECONDS = 3600.0
 RATE_LIMIT_PURGE_SECONDS = 300.0
+FILE_PURGE_SECONDS = 600.0
+# An upload still unfinished after this long was left by a process that died.
+STALE_UPLOAD = timedelta(hours=1)
 
 
 @dataclass
@@ -91,6 +99,8 @@ class Runtime:
     rate_limiter: SharedRateLimiter
     plan_changes: PlanChanges
     clock: Clock
+    file_store: FileStore
+    files: FileService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -111,6 +121,7 @@ class Runtime:
                 log,
                 start_after=ACK_PURGE_SECONDS,
             ),
+            every(FILE_PURGE_SECONDS, self._purge_files, "file purge", log),
         ]
         started += [
             self.rate_limiter.run(),
@@ -119,6 +130,11 @@ class Runtime:
         if self.settings.sla_scheduler_enabled:
             started.append(self.scheduler.run())
         self.tasks += [asyncio.create_task(work) for work in started]
+
+    async def _purge_files(self) -> None:
+        unattached = timedelta(hours=self.settings.files_unattached_hours)
+        await self.file_store.purge_unattached(unattached)
+        await self.file_store.purge_stale_uploads(STALE_UPLOAD)
 
     async def stop(self) -> None:
         await cancel_and_wait(self.tasks)
@@ -148,6 +164,7 @@ class Runtime:
                 await self.sessions.ensure_indexes()
                 await self.rate_limiter.ensure_indexes()
                 await self.idempotency_records.ensure_indexes()
+                await self.file_store.ensure_indexes()
                 # FerretDB's filtered updates are not atomic: re-check each lease before its
                 # write there (the store starts out assuming so, the safe side).
                 self.store.confirm_leases = await mongo.is_ferretdb(self.client)
@@ -200,19 +217,22 @@ def ticket_service(
     settings: Settings,
     clock: Clock,
     on_committed: Committed,
+    files: StoredFiles | None = None,
 ) -> TicketService:
     db = store.database
+    tickets = StoredTickets(
+        store,
+        SupportQueue(db),
+        on_committed=on_committed,
+        outboxing=Outboxing(include_text=settings.events_include_text),
+    )
     return TicketService(
-        StoredTickets(
-            store,
-            SupportQueue(db),
-            on_committed=on_committed,
-            outboxing=Outboxing(include_text=settings.events_include_text),
-        ),
+        tickets,
         SlaTimers(db),
         directory,
         calendar_from(settings),
         clock,
+        attachments=None if files is None else Attachments(files, tickets, clock),
     )
 
 
@@ -232,7 +252,14 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     broker = confirming_broker(settings.amqp_url, logger=None)
     publisher = EventPublisher(broker)
     relay = OutboxRelay(publisher, ledger, clock)
-    tickets = ticket_service(store, directory, settings, clock, relay.notify)
+    file_store = FileStore(
+        db,
+        clock=clock,
+        max_file_bytes=settings.files_max_bytes,
+        project_quota_bytes=settings.files_project_quota_bytes,
+    )
+    stored_files = StoredFiles(file_store)
+    tickets = ticket_service(store, directory, settings, clock, relay.notify, stored_files)
     plan_changes = PlanChanges(directory)
     rate_limiter = SharedRateLimiter(db.rate_limits, sync_seconds=settings.rate_limit_sync_seconds)
     limits = {plan: PlanLimits(*pair) for plan, pair in plan_limits(settings).items()}
@@ -262,6 +289,8 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         idempotent=IdempotentRequests(StoredIdempotency(idempotency_records)),
         plan_changes=plan_changes,
         clock=clock,
+        file_store=file_store,
+        files=FileService(stored_files, tickets, directory),
     )
 
 
@@ -280,13 +309,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.auth_failures = FailureThrottle(settings.auth_failures_per_minute)
         app.state.idempotent = active.idempotent
         app.state.clock = active.clock
+        app.state.files = active.files
         app.state.health = active
         try:
             yield
         finally:
             await active.stop()
 
-    app = http_app(settings.max_request_bytes, settings.console_dir, lifespan)
+    app = http_app(
+        settings.max_request_bytes,
+        settings.console_dir,
+        lifespan,
+        max_file_bytes=settings.files_max_bytes,
+    )
     install_outage_handler(app)
     return app
 

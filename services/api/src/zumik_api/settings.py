@@ -81,6 +81,22 @@ class Settings(BaseSettings):
         "erasure (docs/privacy.md).",
     )
 
+    files_max_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1,
+        description="The largest file an upload may be (25 MiB); larger ones get 413.",
+    )
+    files_project_quota_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1,
+        description="What a project's files may take together (1 GiB); an upload past it gets 413.",
+    )
+    files_unattached_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="A file no message took within this long of its upload is deleted.",
+    )
+
     sla_scheduler_enabled: bool = True
     sla_scheduler_every_seconds: float = 15.0
 

@@ -5,9 +5,10 @@ and repeats until nothing is left:
 
 - A project: its API keys first, so no new request gets in, then the project document, so a
   request already past authentication cannot open a ticket; then, concurrently, its tickets (and
-  what is kept beside them), stored responses, delivery records and exports.
+  what is kept beside them), stored responses, delivery records, exports and files.
 - A subject: their tickets, each under its ticket lease like any API write; then the traces of
-  every ticket erased so far (stored responses, delivery records, SLA timers, outbox acks); and
+  every ticket erased so far (stored responses, delivery records, SLA timers, outbox acks, the
+  files attached to their messages or uploaded by the team for them); and
   every export of the project, since any of them may contain the subject.
 
 Safe next to live API traffic: the sweep repeats, after a pause that lets in-flight requests land
@@ -165,6 +166,7 @@ class Eraser:
             owners.idempotency.erase_project(project_id),
             owners.deliveries.erase_project(project_id),
             owners.records.erase_project(project_id),
+            owners.files.erase_project(project_id),
         )
         return add_counts(counts, [first, *rest])
 
@@ -183,6 +185,7 @@ class Eraser:
             owners.idempotency.erase_tickets(project_id, ids),
             owners.deliveries.erase_tickets(project_id, ids),
             owners.records.erase_project(project_id),
+            owners.files.erase_tickets(project_id, ids),
         )
         return add_counts(counts, [tickets.counts, sessions, *traces])
 

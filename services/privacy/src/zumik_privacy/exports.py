@@ -6,14 +6,23 @@ fixed-size chunks as it grows. So memory holds one cursor batch and one chunk, h
 tickets there are, and the result message carries only a reference and the stream's SHA-256.
 The manifest (keyed by request id) is the request's claim and, once completed, the reference.
 Exports expire: a periodic sweep deletes those whose `expires_at` passed.
+
+Attachments are embedded: each attachment object of an exported message also carries the file's
+`sha256` and its content as `content_base64`, streamed from the file store into the export a
+chunk at a time (base64 of whole 3-byte groups, so the pieces join into one valid string), so a
+25 MB file is never held whole either. The team's internal notes, and so their files, are not
+exported, as in the customer API.
 """
 
 import asyncio
+import base64
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from zumik_contracts.privacy import ExportReference, PrivacyCommand
+from zumik_contracts.tickets import SupportTicket
 from zumik_privacy_records.claims import Claim, ClaimLost, Completed, Conflict
 from zumik_privacy_records.exports import ChunkWriter, reference_from
 from zumik_store.clock import Clock
@@ -128,10 +137,47 @@ class Exporter:
             command.project_id, command.contact_email, as_of, batch=self._cursor_batch
         )
         async for ticket in tickets:
-            await out.write((b"," if count else b"") + ticket.model_dump_json().encode())
+            if count:
+                await out.write(b",")
+            if any(message.attachments for message in ticket.messages):
+                await self._write_with_files(command.project_id, ticket, out)
+            else:
+                await out.write(ticket.model_dump_json().encode())
             count += 1
         await out.write(b"]")
         return count
+
+    async def _write_with_files(
+        self, project_id: str, ticket: SupportTicket, out: ChunkWriter
+    ) -> None:
+        """The ticket's JSON, each attachment with its `sha256` and `content_base64`."""
+        fields = ticket.model_dump(mode="json")
+        messages = fields.pop("messages")
+        await out.write(_open_object(fields) + b',"messages":[')
+        for index, message in enumerate(messages):
+            attachments = message.pop("attachments")
+            prefix = b"," if index else b""
+            await out.write(prefix + _open_object(message) + b',"attachments":[')
+            for number, attachment in enumerate(attachments):
+                await out.write((b"," if number else b"") + _open_object(attachment))
+                await self._write_file(project_id, attachment["id"], out)
+                await out.write(b"}")
+            await out.write(b"]}")
+        await out.write(b"]}")
+
+    async def _write_file(self, project_id: str, file_id: str, out: ChunkWriter) -> None:
+        exported = await self._owners.files.exported(project_id, file_id)
+        if exported is None:  # gone meanwhile (erased): say so rather than fail the export
+            await out.write(b',"sha256":null,"content_base64":null')
+            return
+        await out.write(f',"sha256":"{exported.file.sha256}","content_base64":"'.encode())
+        rest = b""
+        async for piece in exported.content:
+            data = rest + piece
+            whole = len(data) - len(data) % 3
+            await out.write(base64.b64encode(data[:whole]))
+            rest = data[whole:]
+        await out.write(base64.b64encode(rest) + b'"')
 
     async def _still_claimed(self, claim: Claim) -> None:
         """Stop writing once the manifest is gone (an erasure deleted it) or was taken over."""
@@ -141,3 +187,9 @@ class Exporter:
         if record is None or record.get("token") != claim.token:
             claim.lost = True
             raise ClaimLost(claim.request_id)
+
+
+def _open_object(fields: dict[str, object]) -> bytes:
+    """A JSON object without its closing brace, to add more fields to (never empty here)."""
+    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return text[:-1].encode()

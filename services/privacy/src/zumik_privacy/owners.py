@@ -9,6 +9,7 @@ erase what it keeps, and never reads their collections itself.
 | idempotency              | stored responses (whole tickets), by project and ticket      |
 | deliveries: `DeliveryLog`| notification delivery records (ids only), by project/ticket  |
 | privacy records          | exports (copies of tickets) and erasure receipts             |
+| files: `FilePrivacy`     | attachments (GridFS files and chunks), their claims, uploads |
 """
 
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from datetime import timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_accounts.projects import Projects
 from zumik_deliveries.log import DeliveryLog
+from zumik_files.privacy import FilePrivacy
 from zumik_idempotency import IdempotencyRecords
 from zumik_privacy_records.exports import PrivacyRecords
 from zumik_store.clock import Clock
@@ -33,6 +35,7 @@ class Owners:
     idempotency: IdempotencyRecords
     deliveries: DeliveryLog
     records: PrivacyRecords
+    files: FilePrivacy
 
     @classmethod
     def on(cls, db: AsyncDatabase[Document], settings: Settings, clock: Clock) -> "Owners":
@@ -48,6 +51,7 @@ class Owners:
                 claim_lease=timedelta(seconds=settings.privacy_claim_lease_seconds),
                 clock=clock,
             ),
+            files=FilePrivacy(db, clock=clock),
         )
 
     async def ensure_indexes(self) -> None:
@@ -55,3 +59,4 @@ class Owners:
         await self.idempotency.ensure_indexes()
         await self.deliveries.ensure_indexes()
         await self.records.ensure_indexes()
+        await self.files.ensure_indexes()

@@ -42,3 +42,33 @@ class TicketTooLarge(DomainError):
 
 class TicketNotFound(Exception):
     """No such ticket in this scope (another project's ticket looks exactly the same)."""
+
+
+class FileAlreadyAttached(DomainError):
+    code = "file_already_attached"
+
+    def __init__(self, file_id: str, param: str, *, repeated: bool = False) -> None:
+        super().__init__(
+            f"{file_id} is listed twice in attachments; a file can be attached once."
+            if repeated
+            else f"{file_id} is already attached to another message. A file can be attached "
+            "to one message only: upload it again to attach it here.",
+            param,
+        )
+
+
+class UnknownAttachment(Exception):
+    """An attachment names no file this caller may attach (unknown, another project's, the
+    other side's, or expired): a 400, like any invalid parameter."""
+
+    def __init__(self, file_id: str, param: str) -> None:
+        super().__init__(f"No such file: {file_id}.")
+        self.message = (
+            f"No such file: {file_id}. Attach a file uploaded for this project (by the team: "
+            "for this ticket) that no message has taken yet."
+        )
+        self.param = param
+
+
+class FileNotFound(Exception):
+    """No such file for this caller (another project's file looks exactly the same)."""

@@ -15,14 +15,23 @@ Setting the status a ticket already has changes nothing and records no event. In
 event, so they never reach the customer or the ops channels.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from zumik_contracts import ids
-from zumik_contracts.events import EventType, MessageRef, TicketEvent, TicketEventData, preview
+from zumik_contracts.events import (
+    AttachmentRef,
+    EventType,
+    MessageRef,
+    TicketEvent,
+    TicketEventData,
+    preview,
+)
 from zumik_contracts.staff import TicketChange
 from zumik_contracts.tickets import (
+    Attachment,
     Author,
     Plan,
     Priority,
@@ -99,9 +108,11 @@ class Ticket:
         now: datetime,
         calendar: BusinessCalendar,
         request: RequestKey | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> "Ticket":
         """A new ticket, with the SLA the project's plan buys today snapshotted onto it.
-        `request` names the request that opens it: a retry of that request makes the same ids."""
+        `request` names the request that opens it: a retry of that request makes the same ids.
+        `attachments`: the files on its first message."""
         ticket = cls(
             id=_new_id(ids.TICKET, request),
             project_id=project_id,
@@ -116,7 +127,12 @@ class Ticket:
         )
         ticket._schedule_first_response(calendar)
         message = ticket._append(
-            "customer", body, now, internal=False, message_id=_new_id(ids.MESSAGE, request)
+            "customer",
+            body,
+            now,
+            internal=False,
+            message_id=_new_id(ids.MESSAGE, request),
+            attachments=attachments,
         )
         ticket._record("ticket.created", now, message=message)
         return ticket
@@ -131,16 +147,20 @@ class Ticket:
         *,
         internal: bool = False,
         request: RequestKey | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> ThreadMessage:
-        """Add a message. `request` names the request that adds it: a retry of a request whose
-        message is already in the thread changes nothing and returns that message."""
+        """Add a message (with the files `attachments`). `request` names the request that adds
+        it: a retry of a request whose message is already in the thread changes nothing and
+        returns that message."""
         message_id = None if request is None else _new_id(ids.MESSAGE, request)
         done = next((m for m in self.messages if m.id == message_id), None)
         if done is not None:
             return done
         self._ensure_open_to_change()
         self._ensure_room(author, body)
-        message = self._append(author, body, now, internal=internal, message_id=message_id)
+        message = self._append(
+            author, body, now, internal=internal, message_id=message_id, attachments=attachments
+        )
         if internal:
             return message
         self._record("ticket.message_added", now, message=message)
@@ -273,6 +293,7 @@ class Ticket:
         *,
         internal: bool,
         message_id: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> ThreadMessage:
         message = ThreadMessage(
             id=message_id or ids.new_id(ids.MESSAGE),
@@ -280,6 +301,7 @@ class Ticket:
             body=body,
             created_at=now,
             internal=internal,
+            attachments=list(attachments),
         )
         size = self.thread_bytes
         self.messages.append(message)
@@ -323,9 +345,7 @@ class Ticket:
             plan_tier=self.plan_tier,
             sla_tier=self.sla.tier,
             priority_queue=self.sla.priority_queue,
-            message=None
-            if message is None
-            else MessageRef(id=message.id, author=message.author, preview=preview(message.body)),
+            message=None if message is None else _message_ref(message),
         )
         self.new_events.append(
             TicketEvent(
@@ -336,6 +356,26 @@ class Ticket:
                 data=data,
             )
         )
+
+
+def _message_ref(message: ThreadMessage) -> MessageRef:
+    """What an event says of a message: a preview, and its files' metadata (never content)."""
+    return MessageRef(
+        id=message.id,
+        author=message.author,
+        preview=preview(message.body),
+        attachment_count=len(message.attachments),
+        attachments=[
+            AttachmentRef(
+                id=a.id,
+                filename=a.filename,
+                content_type=a.content_type,
+                size=a.size,
+                redactions=a.redactions,
+            )
+            for a in message.attachments
+        ],
+    )
 
 
 def _new_id(prefix: str, request: RequestKey | None) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from zumik_api.http import console, health, staff, tickets
+from zumik_api.http import console, files, health, staff, tickets
 from zumik_api.http.errors import install_error_handlers, openapi_without_422
 from zumik_api.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 
@@ -20,7 +20,12 @@ envelope `{"error": {"type", "code", "message", "param"}}`, and every response a
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def http_app(max_request_bytes: int, console_dir: Path, lifespan: Lifespan) -> FastAPI:
+def http_app(
+    max_request_bytes: int,
+    console_dir: Path,
+    lifespan: Lifespan,
+    max_file_bytes: int = 25 * 1024 * 1024,
+) -> FastAPI:
     app = FastAPI(
         title="Zumik Support API",
         version="2.0.0",
@@ -29,11 +34,18 @@ def http_app(max_request_bytes: int, console_dir: Path, lifespan: Lifespan) -> F
     )
     app.include_router(tickets.router)
     app.include_router(staff.router)
+    app.include_router(files.router)
+    app.include_router(files.staff_router)
     app.include_router(console.router)
     app.include_router(console.static_router(console_dir))
     app.include_router(health.router)
     install_error_handlers(app)
     app.openapi = lambda: openapi_without_422(app)  # type: ignore[method-assign]
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_request_bytes)
+    uploads = max_file_bytes + files.UPLOAD_OVERHEAD_BYTES
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=max_request_bytes,
+        overrides=[(path, uploads) for path in files.UPLOAD_PATHS],
+    )
     app.add_middleware(RequestIdMiddleware)
     return app

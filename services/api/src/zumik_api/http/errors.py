@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from zumik_contracts.errors import ErrorDetail, ErrorResponse, ErrorType
 
-from zumik_api.domain.errors import DomainError, TicketNotFound
+from zumik_api.domain.errors import DomainError, FileNotFound, TicketNotFound, UnknownAttachment
 from zumik_api.service.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
-from zumik_api.service.ports import TicketBusy
+from zumik_api.service.ports import FileRefused, FileTooLarge, StorageFull, TicketBusy
 from zumik_api.service.tickets import ProjectGone
 
 VALIDATION_STATUS = 400
@@ -141,6 +141,48 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _missing(_: Request, __: TicketNotFound) -> JSONResponse:
         return error_response(not_found())
 
+    @app.exception_handler(FileNotFound)
+    async def _no_file(_: Request, __: FileNotFound) -> JSONResponse:
+        return error_response(
+            ApiError(404, "not_found_error", "resource_missing", "No such file.", "id")
+        )
+
+    @app.exception_handler(UnknownAttachment)
+    async def _unknown_attachment(_: Request, exc: UnknownAttachment) -> JSONResponse:
+        return error_response(
+            ApiError(400, "invalid_request_error", "resource_missing", exc.message, exc.param)
+        )
+
+    @app.exception_handler(FileRefused)
+    async def _file_refused(_: Request, exc: FileRefused) -> JSONResponse:
+        return error_response(ApiError(400, "invalid_request_error", exc.code, exc.message, "file"))
+
+    @app.exception_handler(FileTooLarge)
+    async def _file_too_large(_: Request, exc: FileTooLarge) -> JSONResponse:
+        return error_response(
+            ApiError(
+                413,
+                "invalid_request_error",
+                "file_too_large",
+                f"The file is larger than {_megabytes(exc.limit_bytes)} "
+                f"({exc.limit_bytes:,} bytes), the most one file may be. Nothing was stored.",
+                "file",
+            )
+        )
+
+    @app.exception_handler(StorageFull)
+    async def _storage_full(_: Request, exc: StorageFull) -> JSONResponse:
+        return error_response(
+            ApiError(
+                413,
+                "invalid_request_error",
+                "storage_quota_exceeded",
+                "This project's files would take more than its storage quota of "
+                f"{_megabytes(exc.quota_bytes)} ({exc.quota_bytes:,} bytes). Nothing was stored.",
+                "file",
+            )
+        )
+
     @app.exception_handler(DomainError)
     async def _conflict(_: Request, exc: DomainError) -> JSONResponse:
         return error_response(ApiError(409, "conflict_error", exc.code, exc.message, exc.param))
@@ -203,6 +245,10 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, ("invalid_request_error", "http_error", str(exc.detail))
         )
         return error_response(ApiError(exc.status_code, type_, code, message))
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
 
 
 def described(description: str) -> dict[str, Any]:

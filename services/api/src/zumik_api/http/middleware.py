@@ -2,7 +2,9 @@
 
 import json
 import logging
+import re
 import secrets
+from collections.abc import Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -63,19 +65,30 @@ class RequestTooLarge(HTTPException):
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over `max_bytes` with 413, by Content-Length or by counting a stream."""
+    """Refuses bodies over `max_bytes` with 413, by Content-Length or by counting a stream.
+    `overrides`: (path regex, limit) pairs for the routes that take more (uploads)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, overrides: Sequence[tuple[str, int]] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = [(re.compile(pattern), limit) for pattern, limit in overrides]
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.overrides:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_json(send, 413, _too_large(self.max_bytes))
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await send_json(send, 413, _too_large(max_bytes))
             return
         received = 0
 
@@ -85,7 +98,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise RequestTooLarge
             return message
 

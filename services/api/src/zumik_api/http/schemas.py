@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from zumik_contracts.files import FILE_ID_PATTERN, MAX_ATTACHMENTS
 from zumik_contracts.tickets import Priority, TicketStatus
 
 MAX_SUBJECT = 200
@@ -39,6 +40,17 @@ Body = Annotated[
 ]
 
 
+FileId = Annotated[str, StringConstraints(pattern=FILE_ID_PATTERN)]
+Attachments = Annotated[
+    list[FileId],
+    Field(
+        max_length=MAX_ATTACHMENTS,
+        description="Ids of uploaded files (`file_...`) to attach to the message; a file can "
+        "belong to one message only.",
+    ),
+]
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,10 +60,12 @@ class CreateTicket(_Request):
     body: Body = Field(examples=["When I set stream:true the response stops after ~30s."])
     priority: Priority = "normal"
     contact_email: Annotated[EmailStr, Field(max_length=254)] | None = None
+    attachments: Attachments = []
 
 
 class Reply(_Request):
     body: Body
+    attachments: Attachments = []
 
 
 class UpdateTicket(_Request):
@@ -62,6 +76,7 @@ class StaffReply(_Request):
     body: Body
     internal: bool = False
     status: TicketStatus | None = None
+    attachments: Attachments = []
 
 
 class StaffTicketUpdate(_Request):

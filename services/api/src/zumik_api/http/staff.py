@@ -102,6 +102,7 @@ async def reply(
         by=member.email,
         internal=payload.internal,
         status=payload.status,
+        attachments=payload.attachments,
     )
     return staff_ticket(ticket, clock())
 

@@ -61,6 +61,7 @@ async def open_ticket(
             priority=payload.priority,
             contact_email=payload.contact_email,
             request=request_key,
+            attachments=payload.attachments,
         )
         return 201, public_ticket(ticket, clock()), ticket.id
 
@@ -135,7 +136,11 @@ async def reply(
 ) -> Response:
     async def handler(request_key: RequestKey | None) -> tuple[int, SupportTicket, str]:
         ticket = await tickets.reply(
-            ProjectScope(customer.project_id), ticket_id, payload.body, request_key
+            ProjectScope(customer.project_id),
+            ticket_id,
+            payload.body,
+            request_key,
+            attachments=payload.attachments,
         )
         return 200, public_ticket(ticket, clock()), ticket.id
 

@@ -4,7 +4,7 @@ Adapters implement them (`zumik_api.adapters`, on the owner libraries); the unit
 them in memory. Nothing here knows MongoDB or RabbitMQ.
 """
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -185,3 +185,116 @@ class Directory(Plans, Protocol):
 class TicketBusy(Exception):
     """Other writers kept the ticket's lease longer than a change waits, or a newer holder
     wrote the ticket while this change held a lease that had run out: retry."""
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+Side = Literal["customer", "support"]
+
+
+class StoredFileView(Protocol):
+    """A stored file (after sniffing and scrubbing), as the use cases see it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def project_id(self) -> str: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def redactions(self) -> dict[str, int]: ...
+    @property
+    def uploaded_by(self) -> Side: ...
+    @property
+    def ticket_id(self) -> str | None:
+        """The ticket a team upload is for; None for a customer's upload."""
+
+
+class FileClaim(Protocol):
+    """Which message holds a file; `message_id` None while the purge deletes it."""
+
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def ticket_id(self) -> str | None: ...
+    @property
+    def internal(self) -> bool: ...
+    @property
+    def claimed_at(self) -> datetime: ...
+    @property
+    def fresh(self) -> bool:
+        """Made by this very call (not found already in place)."""
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    project_id: str
+    filename: str
+    declared_type: str | None
+    uploaded_by: Side
+    ticket_id: str | None = None
+
+
+class FileRefused(Exception):
+    """The upload is not a file Zumik keeps (its type, or a HAR that does not parse); nothing
+    was stored. `message` is for the caller."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class FileTooLarge(Exception):
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(f"larger than {limit_bytes} bytes")
+        self.limit_bytes = limit_bytes
+
+
+class StorageFull(Exception):
+    """The project's files would exceed its storage quota."""
+
+    def __init__(self, quota_bytes: int) -> None:
+        super().__init__(f"over {quota_bytes} bytes")
+        self.quota_bytes = quota_bytes
+
+
+class Files(Protocol):
+    async def upload(self, upload: NewUpload, content: AsyncIterable[bytes]) -> StoredFileView:
+        """Store `content` (sniffed, scrubbed). Raises FileRefused, FileTooLarge, StorageFull;
+        then nothing was kept."""
+
+    async def get(self, file_id: str) -> StoredFileView | None: ...
+
+    def content(self, file: StoredFileView) -> AsyncIterator[bytes]:
+        """The stored bytes, a chunk at a time."""
+
+    async def claim_of(self, file_id: str) -> FileClaim | None: ...
+
+    async def claim(
+        self, file: StoredFileView, *, ticket_id: str, message_id: str, internal: bool
+    ) -> FileClaim:
+        """Claim the file for a message: the claim that holds it now (this one, or another's)."""
+
+    async def take_over(
+        self,
+        holder: FileClaim,
+        file: StoredFileView,
+        *,
+        ticket_id: str,
+        message_id: str,
+        internal: bool,
+    ) -> FileClaim:
+        """Replace a stale claim; the claim that holds the file afterwards."""
+
+    async def release(self, file_id: str, message_id: str) -> None: ...
+
+    async def delete(self, file_id: str) -> None: ...

@@ -7,7 +7,7 @@ SLA timer never later than its clock: an earlier check is written before the tic
 re-checks the ticket and finds nothing due), never a clock nobody watches.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,14 +15,16 @@ from zumik_contracts.staff import QueueFilters
 from zumik_contracts.tickets import Priority, TicketStatus
 
 from zumik_api.domain.business_time import BusinessCalendar
-from zumik_api.domain.errors import TicketNotFound
+from zumik_api.domain.errors import TicketNotFound, UnknownAttachment
 from zumik_api.domain.scope import ProjectScope, Scope, TeamScope
 from zumik_api.domain.tickets import RequestKey, Ticket
+from zumik_api.service.attachments import AttachmentPlan, Attachments
 from zumik_api.service.ports import (
     AlreadyStored,
     Customer,
     Direction,
     Plans,
+    Side,
     SlaTimers,
     TicketPage,
     Tickets,
@@ -53,12 +55,15 @@ class TicketService:
         plans: Plans,
         calendar: BusinessCalendar,
         clock: Clock,
+        attachments: Attachments | None = None,
     ) -> None:
+        """`attachments`: how messages get files; without it, no file can be attached."""
         self._tickets = tickets
         self._timers = timers
         self._plans = plans
         self._calendar = calendar
         self._clock = clock
+        self._attachments = attachments
 
     # -- the customer's side -------------------------------------------------------------------
 
@@ -71,12 +76,17 @@ class TicketService:
         priority: Priority,
         contact_email: str | None,
         request: RequestKey | None = None,
+        attachments: Sequence[str] = (),
     ) -> Ticket:
-        """Open a ticket. Run again for the same `request` (a retry whose first run may have
-        committed), it returns the ticket that run opened instead of opening another."""
+        """Open a ticket (its first message with the files `attachments`). Run again for the
+        same `request` (a retry whose first run may have committed), it returns the ticket that
+        run opened instead of opening another."""
         plan = await self._plans.plan_of(customer.project_id)
         if plan is None:
             raise ProjectGone(customer.project_id)
+        files = self._attach(attachments, "customer")
+        if files is not None:
+            await files.resolve(customer.project_id, None)
         ticket = Ticket.open(
             project_id=customer.project_id,
             plan=plan,
@@ -87,18 +97,27 @@ class TicketService:
             now=self._clock(),
             calendar=self._calendar,
             request=request,
+            attachments=[] if files is None else files.attachments,
         )
+        if files is not None:
+            await files.claim(ticket)
         # The timer first: a crash in between leaves a timer without a ticket, which the
         # scheduler drops, never a running clock nobody watches.
-        await self._timers.start(ticket.id, ticket.project_id, ticket.next_sla_check)
         try:
+            await self._timers.start(ticket.id, ticket.project_id, ticket.next_sla_check)
             await self._tickets.add(ticket)
         except AlreadyStored:
             return await self.get(ProjectScope(customer.project_id), ticket.id)
+        except BaseException:
+            if files is not None:
+                await files.release()
+            raise
         if not await self._plans.still_exists(customer.project_id):
             # The key was let in by a cache while the project was being erased: the erasure
             # may have swept already, so this ticket must not stay behind it.
             await self._tickets.remove(ticket.id)
+            if files is not None:
+                await files.discard()
             raise ProjectGone(customer.project_id)
         return ticket
 
@@ -127,10 +146,22 @@ class TicketService:
         ticket_id: str,
         body: str,
         request: RequestKey | None = None,
+        attachments: Sequence[str] = (),
     ) -> Ticket:
-        """A customer reply; run again for the same `request`, it adds nothing more."""
+        """A customer reply (with the files `attachments`); run again for the same `request`,
+        it adds nothing more."""
+        files = self._attach(attachments, "customer")
         return await self._change(
-            scope, ticket_id, lambda t: t.reply("customer", body, self._clock(), request=request)
+            scope,
+            ticket_id,
+            lambda t: t.reply(
+                "customer",
+                body,
+                self._clock(),
+                request=request,
+                attachments=[] if files is None else files.attachments,
+            ),
+            files=files,
         )
 
     async def set_status(self, scope: ProjectScope, ticket_id: str, status: TicketStatus) -> Ticket:
@@ -156,14 +187,23 @@ class TicketService:
         by: str,
         internal: bool,
         status: TicketStatus | None,
+        attachments: Sequence[str] = (),
     ) -> Ticket:
+        files = self._attach(attachments, "support")
+
         def change(ticket: Ticket) -> None:
             now = self._clock()
-            ticket.reply("support", body, now, internal=internal)
+            ticket.reply(
+                "support",
+                body,
+                now,
+                internal=internal,
+                attachments=[] if files is None else files.attachments,
+            )
             if status is not None:
                 ticket.set_status(status, now, by=by)
 
-        return await self._change(scope, ticket_id, change)
+        return await self._change(scope, ticket_id, change, files=files)
 
     async def team_update(
         self, scope: TeamScope, ticket_id: str, update: TeamUpdate, *, by: str
@@ -212,6 +252,7 @@ class TicketService:
         change: Callable[[Ticket], object],
         *,
         rearm_timer: bool = False,
+        files: AttachmentPlan | None = None,
     ) -> Ticket:
         if isinstance(scope, ProjectScope):
             # Another project's ticket answers 404 before any lease is taken, so lease
@@ -221,6 +262,8 @@ class TicketService:
             if work is None or not scope.allows(work.ticket.project_id):
                 raise TicketNotFound(ticket_id)
             ticket = work.ticket
+            if files is not None:
+                await files.resolve(ticket.project_id, ticket.id)
             check_before = ticket.next_sla_check
             change(ticket)
             check_after = ticket.next_sla_check
@@ -228,9 +271,24 @@ class TicketService:
             earlier = check_after is not None and (
                 check_before is None or check_after < check_before
             )
-            if moved and earlier:
-                await self._timers.set(ticket.id, ticket.project_id, check_after)
-            await work.commit()
+            if files is not None:
+                await files.claim(ticket)
+            try:
+                if moved and earlier:
+                    await self._timers.set(ticket.id, ticket.project_id, check_after)
+                await work.commit()
+            except BaseException:
+                if files is not None:
+                    await files.release()
+                raise
             if moved and not earlier:
                 await self._timers.set(ticket.id, ticket.project_id, check_after)
         return ticket
+
+    def _attach(self, ids: Sequence[str], side: Side) -> AttachmentPlan | None:
+        """The plan of the files a request attaches; None when it attaches none."""
+        if not ids:
+            return None
+        if self._attachments is None:
+            raise UnknownAttachment(ids[0], "attachments.0")
+        return self._attachments.plan(ids, side)
