@@ -70,10 +70,8 @@ async def test_the_team_attaches_a_file_to_an_internal_note(
     await note_form.get_by_label("Attach files").set_input_files(
         files=[FilePayload(name="trace.log", mimeType="text/plain", buffer=b"retry 3: gave up\n")]
     )
-    await expect(note_form.get_by_text("Uploaded")).to_be_visible()
-    # The picker shows "Uploaded" a moment before the form's own copy of the uploads catches up
-    # (a click at that very instant is told to wait for the upload): a person never clicks so fast.
-    await page.wait_for_timeout(1500)
+    # Exact: the picker's hint ("... removed when they are uploaded.") also holds the word.
+    await expect(note_form.get_by_text("Uploaded", exact=True)).to_be_visible()
     await note_form.get_by_label("Note for the team").fill("Log from the relay.")
     await note_form.get_by_role("button", name="Add internal note").click()
 

@@ -7,7 +7,7 @@ import { ApiError, NetworkError, describeError, newIdempotencyKey } from '../api
 import { AttachmentPicker, forgetUploads, uploadsKey, uploadsReady, type UploadItem } from './attachments';
 import { errorParam, invalidProps } from './form';
 import { ErrorText } from './ui';
-import { clearDraft, useDraft } from '../store';
+import { clearDraft, readDraft, useDraft } from '../store';
 
 export const BODY_MAX = 20000;
 
@@ -51,7 +51,6 @@ export function ReplyForm({
   onFailure?: (error: unknown) => void;
 }) {
   const [draft, setDraft] = useDraft<ReplyDraft>(formKey, () => ({ body: '', idempotencyKey: null }));
-  const [uploads] = useDraft<UploadItem[]>(uploadsKey(formKey), () => []);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [localError, setLocalError] = useState<string | null>(null);
@@ -61,8 +60,11 @@ export function ReplyForm({
   const submit = async (event: Event) => {
     event.preventDefault();
     if (busy || readOnly) return;
-    const body = draft.body.trim();
-    const ready = uploadsReady(uploads);
+    // The store's values, not this render's: a click may land before the re-render an upload's
+    // completion scheduled.
+    const current = readDraft<ReplyDraft>(formKey, () => ({ body: '', idempotencyKey: null }));
+    const body = current.body.trim();
+    const ready = uploadsReady(readDraft<UploadItem[]>(uploadsKey(formKey), () => []));
     let problem: string | null = null;
     if (!body) problem = 'Write a message first.';
     else if (body.length > BODY_MAX) problem = `Keep the message to ${BODY_MAX.toLocaleString('en')} characters.`;
@@ -74,7 +76,7 @@ export function ReplyForm({
       if (!body || body.length > BODY_MAX) document.getElementById(bodyId)?.focus();
       return;
     }
-    const key = draft.idempotencyKey ?? newIdempotencyKey();
+    const key = current.idempotencyKey ?? newIdempotencyKey();
     setDraft((d) => ({ ...d, idempotencyKey: key }));
     setBusy(true);
     setError(null);

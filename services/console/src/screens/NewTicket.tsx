@@ -61,7 +61,6 @@ export function NewTicket({ session, followUp }: { session: Session; followUp: s
     followUp: null,
   });
   const [draft, setDraft] = useDraft<NewTicketDraft>(FORM, init);
-  const [uploads] = useDraft<UploadItem[]>(uploadsKey(FORM), () => []);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
@@ -89,16 +88,19 @@ export function NewTicket({ session, followUp }: { session: Session; followUp: s
   const submit = async (event: Event) => {
     event.preventDefault();
     if (busy) return;
+    // The store's values, not this render's: a click may land before the re-render an upload's
+    // completion scheduled.
+    const current = readDraft(FORM, init);
     const problems: Record<string, string> = {};
-    const subject = draft.subject.trim();
-    const body = draft.body.trim();
-    const contact = draft.contactEmail.trim();
+    const subject = current.subject.trim();
+    const body = current.body.trim();
+    const contact = current.contactEmail.trim();
     if (!subject) problems.subject = 'Enter a subject.';
     else if (subject.length > SUBJECT_MAX) problems.subject = `Keep the subject to ${SUBJECT_MAX} characters.`;
     if (!body) problems.body = 'Describe the problem.';
     else if (body.length > BODY_MAX) problems.body = `Keep the description to ${BODY_MAX.toLocaleString('en')} characters.`;
     if (contact && !/^[^\s@]+@[^\s@]+$/.test(contact)) problems.contact_email = 'Enter an email address like dev@example.com.';
-    const ready = uploadsReady(uploads);
+    const ready = uploadsReady(readDraft<UploadItem[]>(uploadsKey(FORM), () => []));
     if (ready.problem) problems.attachments = ready.problem;
     setLocalErrors(problems);
     setNote(null);
@@ -108,11 +110,11 @@ export function NewTicket({ session, followUp }: { session: Session; followUp: s
       document.getElementById(first === 'attachments' ? 'new-ticket-submit' : `new-ticket-${first?.replace('_', '-')}`)?.focus();
       return;
     }
-    const key = draft.idempotencyKey ?? newIdempotencyKey();
+    const key = current.idempotencyKey ?? newIdempotencyKey();
     update({ idempotencyKey: key });
     setBusy(true);
     setError(null);
-    const payload: Record<string, unknown> = { subject, body, priority: draft.priority };
+    const payload: Record<string, unknown> = { subject, body, priority: current.priority };
     if (contact) payload.contact_email = contact;
     if (ready.ids.length) payload.attachments = ready.ids;
     try {
