@@ -81,7 +81,6 @@ class Notifier(WorkerService):
         broker = confirming_broker(
             settings.amqp_url,
             prefetch=settings.notifier_prefetch,
-            publish_timeout=settings.notifier_publish_timeout_seconds,
             # The service waits for RabbitMQ at start-up (retrying every second) instead of
             # exiting; in-process users (tests) want an error at once.
             fail_fast=not wait_for_broker,
