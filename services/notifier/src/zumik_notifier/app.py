@@ -234,6 +234,8 @@ class Notifier(WorkerService):
         resources, self._resources = self._resources, None
         if resources is None:
             return
+        for worker in resources.workers.values():
+            await worker.abort()  # deliveries still under way give their claims back
         await resources.http.aclose()
         await resources.mongo.close()
 
