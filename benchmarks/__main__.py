@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 
-from benchmarks import api, docs, events, privacy_run, staff
+from benchmarks import api, cluster, docs, events, privacy_run, staff
 from benchmarks.common import Services, services_from_env
 from benchmarks.load import ensure_wrk
 from benchmarks.machine import describe
@@ -33,6 +33,7 @@ RUNNERS: dict[str, Runner] = {
     "events": events.run,
     "staff": staff.run,
     "privacy": _privacy,
+    "cluster": cluster.run,
 }
 
 

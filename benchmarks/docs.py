@@ -12,12 +12,13 @@ from benchmarks.machine import Machine
 from benchmarks.report import Section, markdown_section
 
 DOC = ROOT / "docs" / "benchmarks.md"
-ORDER = ("api", "events", "staff", "privacy")
+ORDER = ("api", "events", "staff", "privacy", "cluster")
 TITLES = {
     "api": "Tickets API v2 (issue 2)",
     "events": "Ticket events and the notifier (issue 3)",
     "staff": "Staff queue and SLA scheduler (issue 5)",
     "privacy": "Privacy (benchmarks/privacy.py)",
+    "cluster": "RabbitMQ cluster failover (issue 15)",
 }
 
 HEADER = """# Benchmarks
