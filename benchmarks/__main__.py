@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 
-from benchmarks import api, docs, events, files, privacy_run, staff
+from benchmarks import api, cluster, docs, events, files, privacy_run, staff
 from benchmarks.common import Services, services_from_env
 from benchmarks.load import ensure_wrk
 from benchmarks.machine import describe
@@ -34,6 +34,7 @@ RUNNERS: dict[str, Runner] = {
     "staff": staff.run,
     "privacy": _privacy,
     "files": files.run,
+    "cluster": cluster.run,
 }
 
 

@@ -12,13 +12,14 @@ from benchmarks.machine import Machine
 from benchmarks.report import Section, markdown_section
 
 DOC = ROOT / "docs" / "benchmarks.md"
-ORDER = ("api", "events", "staff", "privacy", "files")
+ORDER = ("api", "events", "staff", "privacy", "files", "cluster")
 TITLES = {
     "api": "Tickets API v2 (issue 2)",
     "events": "Ticket events and the notifier (issue 3)",
     "staff": "Staff queue and SLA scheduler (issue 5)",
     "privacy": "Privacy (benchmarks/privacy.py)",
     "files": "Attachments (issue 14)",
+    "cluster": "RabbitMQ cluster failover (issue 15)",
 }
 
 HEADER = """# Benchmarks

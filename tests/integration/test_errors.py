@@ -360,11 +360,28 @@ async def test_healthz(api: httpx.AsyncClient) -> None:
 async def test_readyz_reports_its_checks(api: httpx.AsyncClient) -> None:
     for _ in range(75):  # the broker connection is made in the background at start-up
         response = await api.get("/readyz")
-        if response.status_code == 200:
+        assert response.status_code == 200  # with the store up, even before RabbitMQ is
+        if response.json()["status"] == "ready":
             break
         await asyncio.sleep(0.2)
     body = response.json()
     assert body["status"] == "ready"
-    assert body["checks"]["mongodb"] is True
-    assert all(value is True for value in body["checks"].values())
+    assert body["checks"] == {"mongodb": True, "rabbitmq": True}
+    assert body["rabbitmq"]["state"] == "connected"
+    assert body["rabbitmq"]["nodes"] == 1
+    assert body["rabbitmq"]["node"] == 1
+    assert set(body["outbox"]) == {
+        "pending_tickets",
+        "oldest_pending_seconds",
+        "published",
+        "publish_failures",
+    }
     assert_request_id(response)
+
+    verbose = await api.get("/readyz?verbose")
+    assert verbose.status_code == 200
+    assert verbose.headers["content-type"].startswith("text/plain")
+    lines = verbose.text.splitlines()
+    assert lines[0] == "[+]mongodb ok"
+    assert lines[1].startswith("[+]rabbitmq connected to node 1 of 1")
+    assert lines[-1] == "readyz check passed"

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from aiormq.exceptions import AMQPError, ChannelNotFoundEntity, PublishError
-from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange
+from faststream.rabbit import Channel, ExchangeType, RabbitExchange
 from pydantic import ValidationError
 from zumik_contracts import ids
 from zumik_contracts.privacy import PrivacyCommand, PrivacyResult, command_routing_key
+from zumik_messaging.connection import make_broker
 from zumik_privacy_records.download import ExportUnavailable, download_export
 from zumik_store import mongo
 
@@ -56,14 +57,17 @@ async def send_command(
 ) -> PrivacyResult:
     """Publish a command and wait for its result (raw `body`, so tests can send bad ones)."""
     exchange = RabbitExchange(settings.privacy_exchange, type=ExchangeType.TOPIC, declare=False)
-    broker = RabbitBroker(
-        settings.amqp_url,
-        # on_return_raises: an unroutable command (nobody bound the queue) fails at once
-        # instead of timing out.
-        default_channel=Channel(publisher_confirms=True, on_return_raises=True),
-        timeout=CONNECT_TIMEOUT_SECONDS,
-        logger=None,
-    )
+    try:
+        # Any node of the cluster `AMQP_URL` lists: the first that answers.
+        broker = make_broker(
+            settings.amqp_url,
+            # on_return_raises: an unroutable command (nobody bound the queue) fails at once
+            # instead of timing out.
+            default_channel=Channel(publisher_confirms=True, on_return_raises=True),
+            logger=None,
+        )
+    except ValueError as error:  # its message masks passwords
+        raise PrivacyCliError(f"AMQP_URL: {error}") from None
     try:
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):

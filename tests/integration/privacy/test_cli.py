@@ -1,10 +1,12 @@
 """`zumik-support privacy ...`: one JSON object on stdout; failures on stderr, non-zero exit."""
 
 import secrets
+import socket
 
 import aio_pika
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
+from yarl import URL
 from zumik_privacy.app import PrivacyService
 from zumik_privacy.settings import Settings
 from zumik_store.mongo import Document
@@ -108,3 +110,27 @@ async def test_cli_says_when_nothing_receives_commands(
 
     assert run.returncode == 1
     assert "is the privacy service running?" in run.stderr
+
+
+async def test_cli_goes_on_to_the_next_node_when_one_is_down(
+    privacy_settings: Settings, privacy_service: PrivacyService
+) -> None:
+    """`AMQP_URL` listing a node that is down first and the live one second: the command gets
+    through (the CLI connects to the first node that answers, whichever it tries first)."""
+    with socket.socket() as probe:  # a port nothing listens on, once closed
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    live = URL(privacy_settings.amqp_url)
+    listed = privacy_settings.model_copy(
+        update={
+            "amqp_url": f"amqp://{live.raw_user}:{live.raw_password}@127.0.0.1:{dead},"
+            f"{live.raw_host}:{live.port}{live.raw_path}"
+        }
+    )
+
+    run = await run_privacy_cli(
+        listed, "privacy", "erase", "--project", "prj_00000000000000000000000000"
+    )
+
+    assert run.returncode == 1
+    assert "unknown_project" in run.stderr  # the service got the command and answered it

@@ -197,9 +197,74 @@ async def test_malformed_job_is_dead_lettered() -> None:
     assert [(f.kind, f.channel) for f in broker_dead] == [(FailureKind.MALFORMED, "webhook")]
 
 
-async def test_a_cancelled_delivery_gives_its_claim_back() -> None:
-    """Shutdown or a lost connection cancels a send in flight: the claim is released, so the
-    redelivered job takes it over at once rather than racing another retry for it later."""
+class Gate:
+    """A channel whose sends wait until `open()`; each is then delivered (200)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self._open = asyncio.Event()
+        self.sent = 0
+
+    def open(self) -> None:
+        self._open.set()
+
+    async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
+        self.started.set()
+        await self._open.wait()
+        self.sent += 1
+        return AttemptResult(status=200)
+
+
+class DeliveredOnce(Log):
+    """A log that knows a delivery recorded as delivered (as the real one does)."""
+
+    async def claim(self, event: TicketEvent, channel: ChannelName) -> Claim:
+        if any(state is DeliveryState.DELIVERED for state, _, _ in self.records):
+            return Claim(ClaimOutcome.ALREADY_DELIVERED, attempts=1)
+        return claimed()
+
+
+def _worker(channel: Any, log: Log) -> ChannelWorker:
+    return ChannelWorker(
+        ChannelName.WEBHOOK,
+        channel,
+        cast(DeliveryLog, log),
+        RetryPolicy(3, [1.0]),
+        cast(Publishers, Broker()),
+        clock=lambda: NOW,
+    )
+
+
+async def test_a_lost_connection_does_not_cut_a_delivery_short() -> None:
+    """A lost connection cancels the consumer mid-send (aiormq cancels its consumers' tasks):
+    the request may already be at the endpoint, so the delivery goes on and is recorded; the
+    redelivered job, arriving while it is still under way, waits for it and sends nothing."""
+    gate, log = Gate(), DeliveredOnce()
+    worker = _worker(gate, log)
+    first = Message()
+    consumer = asyncio.create_task(worker.handle(cast(RabbitMessage, first)))
+    await asyncio.wait_for(gate.started.wait(), 5)
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    assert not first.acked  # the broker redelivers it
+
+    redelivered = Message()
+    again = asyncio.create_task(worker.handle(cast(RabbitMessage, redelivered)))
+    await asyncio.sleep(0.01)
+    assert not again.done()  # waiting for the delivery still under way
+    gate.open()
+    await asyncio.wait_for(again, 5)
+    assert gate.sent == 1
+    assert log.records == [(DeliveryState.DELIVERED, 1, 200)]
+    assert log.released == []
+    assert redelivered.acked
+
+
+async def test_shutdown_gives_an_unfinished_delivery_back() -> None:
+    """At shutdown (`abort`, once the consumers stopped) a send still hanging is cancelled and
+    its claim released, so the redelivered job takes it over at once rather than racing another
+    retry for it after the lease."""
 
     class Hanging:
         async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
@@ -207,20 +272,15 @@ async def test_a_cancelled_delivery_gives_its_claim_back() -> None:
             raise AssertionError("unreachable")
 
     log = Log()
-    worker = ChannelWorker(
-        ChannelName.WEBHOOK,
-        Hanging(),
-        cast(DeliveryLog, log),
-        RetryPolicy(3, [1.0]),
-        cast(Publishers, Broker()),
-        clock=lambda: NOW,
-    )
+    worker = _worker(Hanging(), log)
     message = Message()
     task = asyncio.create_task(worker.handle(cast(RabbitMessage, message)))
     await asyncio.sleep(0.01)
-    task.cancel()
+    task.cancel()  # the consumer stops
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert log.released == []  # the delivery goes on ...
+    await asyncio.wait_for(worker.abort(), 5)  # ... until shutdown
     assert log.released == [GRANT]
     assert log.records == []
     assert not message.acked

@@ -78,12 +78,13 @@ import math
 import random
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import aiormq
 from aio_pika import RobustConnection
 from aio_pika.abc import AbstractRobustConnection, TimeoutType
 from faststream.rabbit import RabbitBroker
+from pydantic import AfterValidator
 from yarl import URL
 
 __all__ = [
@@ -92,10 +93,12 @@ __all__ = [
     "DEFAULT_HEARTBEAT",
     "DEFAULT_MAX_RECONNECT_INTERVAL",
     "DEFAULT_RECONNECT_INTERVAL",
+    "AmqpUrl",
     "FailoverConnection",
     "FailoverRabbitBroker",
     "NodeList",
     "amqp_hosts",
+    "check_amqp_url",
     "connect",
     "make_broker",
     "parse_amqp_urls",
@@ -254,6 +257,18 @@ def amqp_hosts(urls: str | Sequence[str], *, heartbeat: int = DEFAULT_HEARTBEAT)
                 f"{_redact(str(url))!r}"
             )
     return hosts
+
+
+def check_amqp_url(value: str) -> str:
+    """`value` unchanged if `amqp_hosts` reads it; else ValueError saying what is wrong (with
+    passwords masked), so that a service refuses a bad `AMQP_URL` when it reads its settings."""
+    amqp_hosts(value)
+    return value
+
+
+AmqpUrl = Annotated[str, AfterValidator(check_amqp_url)]
+"""The type of an `AMQP_URL` setting: one node, or every node of a cluster (see
+`parse_amqp_urls`)."""
 
 
 # -- the connection --------------------------------------------------------------------------
@@ -475,6 +490,22 @@ class FailoverRabbitBroker(RabbitBroker):
         """`host:port` of the node the broker is attached to, None while disconnected."""
         connection = self._connection
         return connection.current_node if isinstance(connection, FailoverConnection) else None
+
+    @property
+    def node_number(self) -> int | None:
+        """The position (from 1) in `hosts` of the node the broker is attached to, None while
+        disconnected: says which node without naming a host (for health endpoints)."""
+        connection = self._connection
+        if not isinstance(connection, FailoverConnection) or connection.current_node is None:
+            return None
+        index = connection.nodes.current
+        return None if index is None else index + 1
+
+    @property
+    def failovers(self) -> int:
+        """How many times the connection came back on another node than the one it lost."""
+        connection = self._connection
+        return connection.switches if isinstance(connection, FailoverConnection) else 0
 
     async def ping(self, timeout: float | None) -> bool:  # noqa: ASYNC109 (FastStream's)
         """True once the connection is up with its channels restored (`FailoverConnection.

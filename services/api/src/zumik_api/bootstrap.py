@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -29,6 +30,7 @@ from zumik_contracts.topology import billing_exchange
 from zumik_files.store import FileStore
 from zumik_idempotency import IdempotencyRecords
 from zumik_messaging.broker import confirming_broker
+from zumik_messaging.connection import FailoverRabbitBroker
 from zumik_store import mongo
 from zumik_store.clock import Clock, utc_now
 from zumik_store.lifecycle import cancel_and_wait, every
@@ -143,7 +145,35 @@ class Runtime:
         await self.client.close()
 
     def broker_ok(self) -> bool:
-        return self.relay.broker_connected
+        return self.relay.broker_connected and not self.relay.paused
+
+    def broker_status(self) -> dict[str, Any]:
+        """RabbitMQ as the relay sees it (for /readyz): no host names, only positions."""
+        relay = self.relay
+        status: dict[str, Any] = {
+            "state": "connected" if self.broker_ok() else "unreachable",
+            "outages": relay.outages,
+        }
+        if relay.paused:
+            status["unreachable_seconds"] = round(relay.paused_for(), 1)
+        if relay.last_outage_seconds is not None:
+            status["last_outage_seconds"] = round(relay.last_outage_seconds, 1)
+        if isinstance(self.broker, FailoverRabbitBroker):
+            status["node"] = self.broker.node_number  # in AMQP_URL's list, from 1
+            status["nodes"] = len(self.broker.hosts)
+            status["failovers"] = self.broker.failovers
+        return status
+
+    def outbox_status(self) -> dict[str, Any]:
+        """What the relay holds (for /readyz): tickets whose events this process still has to
+        publish, and since when the oldest waits."""
+        relay = self.relay
+        return {
+            "pending_tickets": relay.pending_tickets,
+            "oldest_pending_seconds": round(relay.oldest_pending_seconds(), 1),
+            "published": relay.published_count,
+            "publish_failures": relay.publish_failures,
+        }
 
     async def store_ok(self) -> bool:
         try:

@@ -81,7 +81,6 @@ class Notifier(WorkerService):
         broker = confirming_broker(
             settings.amqp_url,
             prefetch=settings.notifier_prefetch,
-            publish_timeout=settings.notifier_publish_timeout_seconds,
             # The service waits for RabbitMQ at start-up (retrying every second) instead of
             # exiting; in-process users (tests) want an error at once.
             fail_fast=not wait_for_broker,
@@ -235,6 +234,8 @@ class Notifier(WorkerService):
         resources, self._resources = self._resources, None
         if resources is None:
             return
+        for worker in resources.workers.values():
+            await worker.abort()  # deliveries still under way give their claims back
         await resources.http.aclose()
         await resources.mongo.close()
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from zumik_messaging.connection import AmqpUrl
 
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 DAY_SECONDS = 24 * 3600
@@ -21,7 +22,7 @@ MIN_WEBHOOK_KEY_BYTES = 24
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_url: AmqpUrl = "amqp://guest:guest@127.0.0.1:5672/"  # one node, or all of a cluster
     mongodb_url: str = "mongodb://127.0.0.1:27017/zumik_support"
 
     # Email through Resend: enabled only when RESEND_API_KEY is set.

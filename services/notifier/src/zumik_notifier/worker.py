@@ -15,14 +15,16 @@ URLs or secrets.
 """
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from faststream.rabbit import RabbitMessage
 from pymongo.errors import PyMongoError
 from zumik_contracts.events import TicketEvent
-from zumik_deliveries.log import ClaimOutcome, DeliveryLog, DeliveryState
+from zumik_deliveries.log import Claim, ClaimOutcome, DeliveryLog, DeliveryState
 from zumik_store.clock import Clock, utc_now
 from zumik_store.lease import Grant
 
@@ -104,7 +106,30 @@ class EventRouter:
         await message.ack()
 
 
+@dataclass(frozen=True)
+class _Attempted:
+    """What `ChannelWorker._deliver` did: the claim (None: the store was unreachable) and, when
+    there was an attempt (or the store failed), its result and what it leads to."""
+
+    claim: Claim | None
+    result: AttemptResult | None = None
+    decision: Decision | None = None
+
+
 class ChannelWorker:
+    """One channel's deliveries.
+
+    A lost connection cancels the tasks of its consumers (aiormq does, on every channel it
+    closes), mid-delivery perhaps. A delivery cut short after its request went out, then sent
+    again by the redelivered job, would arrive twice; one cut short between its claim and its
+    send would leave the claim to expire first. So the delivery itself (claim, send, record) runs
+    to its end whatever happens to the consumer, bounded by the store's and the HTTP client's
+    timeouts; only its channel part (retry or dead letter, then the ack) goes with the consumer.
+    The redelivered job then finds the delivery done, or waits here for the attempt still under
+    way (rather than finding it busy and looking again after the lease). `abort()` at shutdown
+    cancels what is still running and gives the claims back.
+    """
+
     def __init__(
         self,
         channel: ChannelName,
@@ -120,6 +145,7 @@ class ChannelWorker:
         self._policy = policy
         self._publishers = publishers
         self._clock = clock
+        self._running: dict[str, asyncio.Task[_Attempted]] = {}  # by event id
 
     async def handle(self, message: RabbitMessage) -> None:
         try:
@@ -129,40 +155,71 @@ class ChannelWorker:
             await message.ack()
             return
         attempt = attempt_number(message.headers)
-        try:
-            claim = await self._deliveries.claim(event, self.channel)
-        except PyMongoError:
-            # Without the log there is no knowing whether it was sent already, so it is not sent
-            # now. It counts as an attempt: a long store outage ends in the DLQ, not a loop.
-            result = AttemptResult(error="store_unavailable")
-            await self._conclude(
-                event, message.body, attempt, result, self._policy.decide(result, attempt)
-            )
-            await message.ack()
-            return
+        earlier = self._running.get(event.id)
+        if earlier is not None:
+            # A redelivery of a job whose consumer was cancelled (a lost connection) while its
+            # delivery went on here: its outcome decides, not a claim that looks busy.
+            await asyncio.wait([earlier])
+        delivery = asyncio.ensure_future(self._deliver(event, message.body, attempt))
+        self._running[event.id] = delivery
+        delivery.add_done_callback(functools.partial(self._forget, event.id))
+        done = await asyncio.shield(delivery)  # cancelling the consumer does not stop it
 
-        if claim.outcome is ClaimOutcome.ALREADY_DELIVERED:
+        outcome = None if done.claim is None else done.claim.outcome
+        if outcome is ClaimOutcome.ALREADY_DELIVERED:
             self._log(event, "duplicate skipped (already delivered)", attempt)
-        elif claim.outcome is ClaimOutcome.BUSY:
+        elif outcome is ClaimOutcome.BUSY:
             # Another worker is sending this very delivery. Look again once its lease ends: if it
             # succeeded this is dropped then, if it crashed this takes over. Not an attempt.
-            assert claim.busy_until is not None
-            wait = (claim.busy_until - self._clock()).total_seconds()
+            assert done.claim is not None
+            assert done.claim.busy_until is not None
+            wait = (done.claim.busy_until - self._clock()).total_seconds()
             delay = self._policy.level_at_least(wait)
             await self._publishers.retry(self.channel, event, message.body, attempt, delay)
             self._log(event, f"busy elsewhere, looking again in {delay:g}s", attempt)
         else:
-            assert claim.grant is not None
-            result = await self._send(event, message.body, claim.grant)
-            decision = self._policy.decide(result, attempt)
-            await self._record(event, claim.grant, claim.attempts + 1, result, decision)
-            await self._conclude(event, message.body, attempt, result, decision)
+            # Attempted; or the store was unreachable: without the log there is no knowing
+            # whether it was sent already, so it was not sent now. That counts as an attempt
+            # too: a long store outage ends in the dead letters, not a loop.
+            assert done.result is not None
+            assert done.decision is not None
+            await self._conclude(event, message.body, attempt, done.result, done.decision)
         await message.ack()
 
+    async def abort(self) -> None:
+        """Shutdown, once the consumers stopped: cancel the deliveries still under way (their
+        claims are given back, see `_send`) and wait for them."""
+        running = list(self._running.values())
+        for delivery in running:
+            delivery.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    def _forget(self, event_id: str, delivery: asyncio.Task[_Attempted]) -> None:
+        if self._running.get(event_id) is delivery:
+            del self._running[event_id]
+        if not delivery.cancelled() and (error := delivery.exception()) is not None:
+            # Also seen by the consumer if it still waits; otherwise only here.
+            log.warning("%s delivery %s failed: %s", self.channel, event_id, type(error).__name__)
+
+    async def _deliver(self, event: TicketEvent, body: bytes, attempt: int) -> _Attempted:
+        """Claim, send and record: the part of a job that runs to its end (see the class)."""
+        try:
+            claim = await self._deliveries.claim(event, self.channel)
+        except PyMongoError:
+            result = AttemptResult(error="store_unavailable")
+            return _Attempted(None, result, self._policy.decide(result, attempt))
+        if claim.outcome is not ClaimOutcome.CLAIMED:
+            return _Attempted(claim)
+        assert claim.grant is not None
+        result = await self._send(event, body, claim.grant)
+        decision = self._policy.decide(result, attempt)
+        await self._record(event, claim.grant, claim.attempts + 1, result, decision)
+        return _Attempted(claim, result, decision)
+
     async def _send(self, event: TicketEvent, body: bytes, grant: Grant) -> AttemptResult:
-        """One attempt. Cancelled (shutdown, a lost connection), it gives the delivery back, so
-        the redelivered message sends it once instead of waiting for the claim to expire and
-        racing another retry for it."""
+        """One attempt. Cancelled (by `abort` at shutdown), it gives the delivery back, so the
+        redelivered message sends it once instead of waiting for the claim to expire and racing
+        another retry for it."""
         try:
             return await self._sender.send(event, body)
         except asyncio.CancelledError:

@@ -62,7 +62,6 @@ class PrivacyService(WorkerService):
         self.topology = Topology.from_settings(settings)
         broker = confirming_broker(
             settings.amqp_url,
-            publish_timeout=settings.privacy_publish_timeout_seconds,
             # A command in progress gets this long to finish on stop; otherwise it is
             # redelivered and resumes from its claim.
             graceful_timeout=30.0,

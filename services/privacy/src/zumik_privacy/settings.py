@@ -9,6 +9,7 @@ from functools import lru_cache
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from zumik_contracts.privacy import PRIVACY_EXCHANGE, PRIVACY_QUEUE_PREFIX
+from zumik_messaging.connection import AmqpUrl
 
 DAY_SECONDS = 24 * 3600
 MIN_SALT_LENGTH = 16
@@ -18,7 +19,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     mongodb_url: str = "mongodb://127.0.0.1:27017/zumik_support"
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_url: AmqpUrl = "amqp://guest:guest@127.0.0.1:5672/"  # one node, or all of a cluster
 
     privacy_subject_salt: SecretStr = Field(
         description="Required. Salt of the HMAC that stands for a data subject in receipts and "

@@ -62,6 +62,9 @@ class EventPublisher:
         await self.broker.start()
 
     async def ping(self) -> bool:
+        """Connected, with the channels restored (on whichever node), and the exchange known."""
+        if self._exchange is None:
+            return False
         try:
             return await self.broker.ping(timeout=1.0)
         except Exception:

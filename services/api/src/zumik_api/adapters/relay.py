@@ -6,16 +6,24 @@ a time; up to `concurrency` tickets proceed at once. Once RabbitMQ confirmed an 
 relay records its ack (`OutboxLedger`: one insert every few milliseconds for all that were
 confirmed meanwhile); it never rewrites the ticket.
 
-A publish that failed (RabbitMQ down, a message returned) is retried from memory every
-`retry_every`, and at once when the connection comes back.
+A publish that failed is retried from memory. A returned (unroutable) event is a problem of its
+ticket: it is retried every `retry_every`. Any other failure means RabbitMQ is unreachable (the
+connection fails over between the nodes of a cluster by itself): the relay pauses. While paused
+it attempts no publish at all: commits keep handing their events over and they are held (they
+are in the tickets' outboxes anyway), with one log line when the pause begins and one, with the
+counts, when it ends. It resumes once the connection is back with its channels restored, and a
+pause that follows the previous one closely waits a little longer each time (up to `MAX_HOLD`).
+A commit's fast path only ever publishes its own ticket; held and failed tickets are retried on
+the relay's own schedule, never because another ticket was committed.
 
 Safety net: at start, then at most once every `sweep_every`, a sweep walks up `outbox_at` from the
 published-through watermark, oldest first, over tickets changed more than `sweep_grace` ago. It
 publishes whatever has no ack (this or another replica crashed before publishing), and raises
 the watermark to just below the first ticket it still had to publish. `sweep_grace` must exceed
 the longest write plus the clock skew between replicas: a write that commits later than that
-after its clock reading could be passed by the watermark. Delivery is at-least-once; consumers
-drop duplicates by event id.
+after its clock reading could be passed by the watermark. The sweep runs beside the fast path:
+a commit's events never wait for it. Delivery is at-least-once; consumers drop duplicates by
+event id.
 """
 
 import asyncio
@@ -45,6 +53,18 @@ ACK_LINGER_SECONDS = 0.02
 SWEEP_DUTY = 0.05
 # Stored dates have millisecond precision: "just below" a ticket's `outbox_at`.
 TICK = timedelta(milliseconds=1)
+# How often the connection is checked while it is up, and while the relay is paused.
+WATCH_EVERY = 1.0
+WATCH_PAUSED_EVERY = 0.1
+# A pause that begins within REPEAT_WINDOW of the previous resume holds the relay back for at
+# least MIN_HOLD, doubling each time up to MAX_HOLD: a broker that takes the connection but fails
+# every publish is not hammered either.
+REPEAT_WINDOW = 10.0
+MIN_HOLD = 0.5
+MAX_HOLD = 15.0
+# Every pause lasts this long at least: the publish that failed may have seen the connection
+# drop before the connection itself noticed (and the watcher would find it "up" still).
+MIN_PAUSE = 0.25
 
 
 Outbox = list[OutboxEntry]
@@ -63,6 +83,17 @@ class SweptPage:
         if len(self.page) < SWEEP_PAGE:
             return cutoff
         return self.page[-1].outbox_at - TICK  # its equals may be on the next page
+
+
+@dataclass
+class Outage:
+    """A pause of the relay: RabbitMQ unreachable since `started` (monotonic seconds)."""
+
+    started: float
+    cause: str
+    resume_at: float  # not before, even if the connection is back earlier
+    initial: bool = False  # not connected yet since the process started
+    failures: int = 0  # publishes that failed while it lasted
 
 
 class Publisher(Protocol):
@@ -99,23 +130,60 @@ class OutboxRelay:
         self._unacked: Outbox = []  # confirmed, their acks not written yet
         self._ack_writer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._check_connection = asyncio.Event()  # a pause began: look at the connection now
+        self._outage: Outage | None = None
+        self._resumed_at = -REPEAT_WINDOW
+        self._hold = 0.0
+        self._next_retry = 0.0
+        self._next_sweep = 0.0
+        self._swept = False  # a sweep queued what it found: requeue the retries after it
+        # Tickets with events still to publish here, and since when (monotonic seconds).
+        self._pending_since: dict[str, float] = {}
         self.broker_connected = False
+        # Counters for health and metrics.
         self.published_count = 0
+        self.publish_failures = 0
+        self.outages = 0  # pauses since the process started, the wait for a first connection aside
+        self.last_outage_seconds: float | None = None
 
     def notify(self, ticket_id: str, outbox: Outbox) -> None:
         """A write to `ticket_id` recorded events; `outbox` is the ticket's outbox it wrote."""
         self._ready[ticket_id] = outbox
+        self._pending_since.setdefault(ticket_id, time.monotonic())
         self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        """Whether the relay holds every event back because RabbitMQ is unreachable."""
+        return self._outage is not None
+
+    def paused_for(self) -> float:
+        """Seconds since the current pause began (0 when not paused)."""
+        return 0.0 if self._outage is None else time.monotonic() - self._outage.started
+
+    @property
+    def pending_tickets(self) -> int:
+        """Tickets with events this process still has to publish (held, failed, in flight)."""
+        return len(self._pending_since)
+
+    def oldest_pending_seconds(self) -> float:
+        """How long the oldest of them has been waiting here (0 when none is)."""
+        oldest = min(self._pending_since.values(), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     async def run(self) -> None:
         """Relay until cancelled."""
+        if not self.broker_connected and self._outage is None:
+            # Held until the composition root's broker link is up (no "connect() first" errors).
+            now = time.monotonic()
+            self._outage = Outage(now, "not connected yet", resume_at=now, initial=True)
         background = [
             asyncio.create_task(self._watch_connection()),
             asyncio.create_task(
                 every(600, self._ledger.purge_acks, "outbox ack purge", log, start_after=600)
             ),
         ]
-        next_sweep = 0.0
+        sweeping: asyncio.Task[None] | None = None
         # Before any change of this process prunes an outbox by it (a first sweep may wait).
         with contextlib.suppress(Exception):
             await self._ledger.load_watermark()
@@ -125,34 +193,54 @@ class OutboxRelay:
                     async with asyncio.timeout(self._retry_every):
                         await self._wake.wait()
                 self._wake.clear()
-                if time.monotonic() >= next_sweep:
-                    started = time.monotonic()
-                    found = await self._sweep(self._sweep_grace, raise_watermark=True)
-                    # A slow store (FerretDB scans) must not be kept busy by the safety net.
-                    spent = time.monotonic() - started
-                    _log_sweep(found, spent)
-                    next_sweep = time.monotonic() + max(self._sweep_every, spent / SWEEP_DUTY)
-                self._requeue_retries()  # after a sweep: what it read is at least as recent
+                # Beside the fast path, not in its way: a sweep takes seconds on FerretDB.
+                if (sweeping is None or sweeping.done()) and time.monotonic() >= self._next_sweep:
+                    sweeping = asyncio.create_task(self._safety_net())
+                # Retries on their own schedule (and after a sweep: what it read is at least as
+                # recent), never because a commit woke the relay up.
+                if self._swept or time.monotonic() >= self._next_retry:
+                    self._swept = False
+                    self._requeue_retries()
                 self._dispatch()
         finally:
             writer = [self._ack_writer] if self._ack_writer is not None else []
+            sweeps = [sweeping] if sweeping is not None else []
             # Unconfirmed events stay in the outbox for the next process.
-            await cancel_and_wait([*background, *self._workers, *writer])
+            await cancel_and_wait([*background, *sweeps, *self._workers, *writer])
+
+    async def _safety_net(self) -> None:
+        """One sweep of the safety net, then when the next may start."""
+        started = time.monotonic()
+        found = await self._sweep(self._sweep_grace, raise_watermark=True)
+        # A slow store (FerretDB scans) must not be kept busy by the safety net.
+        spent = time.monotonic() - started
+        _log_sweep(found, spent)
+        self._next_sweep = time.monotonic() + max(self._sweep_every, spent / SWEEP_DUTY)
+        self._swept = True
+        self._wake.set()
 
     async def drain(self) -> None:
-        """Publish everything pending now, however recent (used at shutdown and by tests)."""
+        """Publish everything pending now, however recent (used at shutdown and by tests); a
+        pause is lifted for it (the first failure pauses the relay again)."""
+        self._outage = None
         await self._sweep(timedelta(0), raise_watermark=False)
         self._requeue_retries()
         await self.flush()
 
     async def flush(self) -> None:
-        """Publish, and acknowledge, everything notified so far."""
-        while self._ready or self._workers or self._unacked or self._ack_writer is not None:
+        """Publish, and acknowledge, everything notified so far (or until the relay pauses)."""
+        while (
+            (self._ready and self._outage is None)
+            or self._workers
+            or self._unacked
+            or self._ack_writer is not None
+        ):
             self._dispatch()
             await asyncio.sleep(0.002)
 
     def _requeue_retries(self) -> None:
         """After a sweep: what it read from the store is at least as recent as a retry."""
+        self._next_retry = time.monotonic() + self._retry_every
         for ticket_id, outbox in self._retry.items():
             if ticket_id not in self._ready:
                 self._ready[ticket_id] = outbox
@@ -161,7 +249,10 @@ class OutboxRelay:
 
     def _dispatch(self) -> None:
         """Start workers, up to `concurrency`, for the tickets waiting. Counting what waits
-        would cost a pass over a backlog at every wake-up; a worker that finds nothing ends."""
+        would cost a pass over a backlog at every wake-up; a worker that finds nothing ends.
+        Nothing starts while the relay is paused."""
+        if self._outage is not None:
+            return
         for _ in range(min(len(self._ready), self._concurrency - len(self._workers))):
             worker = asyncio.create_task(self._work())
             self._workers.add(worker)
@@ -177,6 +268,8 @@ class OutboxRelay:
                     self._acknowledge(await self._publish_in_order(ticket_id, outbox))
             finally:
                 self._in_flight.discard(ticket_id)
+                if ticket_id not in self._ready and ticket_id not in self._retry:
+                    self._pending_since.pop(ticket_id, None)  # published, or erased
 
     async def _still_there(self, ticket_id: str, outbox: Outbox) -> bool:
         """Before a retry from memory: an erased ticket's events are never published."""
@@ -190,6 +283,8 @@ class OutboxRelay:
             return False
 
     def _next_waiting(self) -> str | None:
+        if self._outage is not None:
+            return None  # paused: the workers stop taking tickets
         return next((t for t in self._ready if t not in self._in_flight), None)
 
     async def _publish_in_order(self, ticket_id: str, outbox: Outbox) -> Outbox:
@@ -202,13 +297,21 @@ class OutboxRelay:
                 await self._publisher.publish(entry)
                 confirmed.append(entry)
                 self.published_count += 1
-        except Exception as error:
-            # Retried from memory every `retry_every` (at once on reconnect): a down broker is
-            # not hammered.
+        except (Exception, asyncio.CancelledError) as error:
+            # aiormq fails the publishes of a connection it drops (missed heartbeats) with
+            # CancelledError: a failure like any other, unless this task is being cancelled.
+            if isinstance(error, asyncio.CancelledError) and _being_cancelled():
+                raise
             self._retry[ticket_id] = outbox  # the latest outbox holds every older pending event
-            # The type only for other errors: their text may quote the event.
-            why = str(error) if isinstance(error, UnroutableEvent) else type(error).__name__
-            log.warning("relay of ticket %s paused: %s", ticket_id, why)
+            self.publish_failures += 1
+            if isinstance(error, UnroutableEvent):
+                # This ticket's problem: retried every `retry_every`.
+                log.warning("relay of ticket %s paused: %s", ticket_id, error)
+            elif self._outage is None:
+                # The type only: the text of other errors may quote the event.
+                self._pause(type(error).__name__, failures=1)
+            else:
+                self._outage.failures += 1
         return confirmed
 
     def _acknowledge(self, confirmed: Outbox) -> None:
@@ -258,20 +361,76 @@ class OutboxRelay:
         for outbox in page:
             if unpublished := pending[outbox.ticket_id]:
                 self._ready.setdefault(outbox.ticket_id, unpublished)
+                age = max(0.0, (self._clock() - outbox.outbox_at).total_seconds())
+                self._pending_since.setdefault(outbox.ticket_id, time.monotonic() - age)
                 swept.first_unpublished = swept.first_unpublished or outbox.outbox_at
                 swept.found += 1
         return swept
 
     async def _watch_connection(self) -> None:
         """Keep `broker_connected` current (the composition root connects the broker, and the
-        connection reconnects by itself); retry at once when it comes back."""
+        connection reconnects, on another node if need be, by itself): pause when it is lost,
+        resume as soon as it is back (`ping` waits up to a second for that)."""
         while True:
-            was_connected = self.broker_connected
             self.broker_connected = await self._publisher.ping()
-            if self.broker_connected and not was_connected:
-                self._requeue_retries()
-                self._wake.set()
-            await asyncio.sleep(1.0)
+            if self.broker_connected:
+                if self._outage is not None and time.monotonic() >= self._outage.resume_at:
+                    self._resume()
+            elif self._outage is None:
+                self._pause("connection lost")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(WATCH_PAUSED_EVERY if self._outage else WATCH_EVERY):
+                    await self._check_connection.wait()
+            self._check_connection.clear()
+
+    def _pause(self, cause: str, *, failures: int = 0) -> None:
+        """RabbitMQ is unreachable: hold every event until `_watch_connection` sees it back."""
+        now = time.monotonic()
+        if now - self._resumed_at < REPEAT_WINDOW:
+            self._hold = min(max(MIN_HOLD, self._hold * 2), MAX_HOLD)
+        else:
+            self._hold = 0.0
+        resume_at = now + max(self._hold, MIN_PAUSE)
+        self._outage = Outage(now, cause, resume_at=resume_at, failures=failures)
+        self.outages += 1
+        self.broker_connected = False
+        self._check_connection.set()
+        log.warning(
+            "relay paused: RabbitMQ unreachable (%s); events are held in their tickets' "
+            "outboxes until it is back%s",
+            cause,
+            f" (paused again soon after the last one: for {self._hold:g} s at least)"
+            if self._hold
+            else "",
+        )
+
+    def _resume(self) -> None:
+        outage, self._outage = self._outage, None
+        if outage is None:
+            return
+        held = self.pending_tickets
+        self._requeue_retries()
+        self._wake.set()
+        if outage.initial:
+            level = logging.INFO if held else logging.DEBUG
+            log.log(level, "relay running: RabbitMQ connected; %d tickets' events waiting", held)
+            return
+        self._resumed_at = time.monotonic()
+        lasted = self._resumed_at - outage.started
+        self.last_outage_seconds = lasted
+        log.warning(
+            "relay resumed: RabbitMQ reachable again after %.1f s; %d tickets' events held, "
+            "%d publishes failed (%s)",
+            lasted,
+            held,
+            outage.failures,
+            outage.cause,
+        )
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _log_sweep(found: int, seconds: float) -> None:
