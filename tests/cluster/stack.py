@@ -31,10 +31,18 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from zumik_contracts.tickets import PLANS
 
 from tests.cluster.nodes import RabbitCluster
 
 LOOPBACK = "127.0.0.1"
+
+# The steady load is one project's: far over its plan's per-minute quota, which is not under test.
+UNTHROTTLED = {
+    f"RATE_LIMIT_{plan.upper()}{kind}": str(1_000_000_000)
+    for plan in PLANS
+    for kind in ("", "_WRITES")
+}
 READY_WITHIN = 120.0  # a loaded two-core machine starts the API in 3-10 s; leave room
 STOP_WITHIN = 20.0
 # What the service processes must not inherit: a stray key would send real email or webhooks,
@@ -351,6 +359,7 @@ async def running_stack(
                         "API_HOST": LOOPBACK,
                         "API_PORT": str(port),
                         "SLA_SCHEDULER_ENABLED": "false",
+                        **UNTHROTTLED,
                     },
                     workdir,
                 )
