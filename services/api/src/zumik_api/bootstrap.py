@@ -18,6 +18,10 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.rabbit import RabbitBroker
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -27,6 +31,8 @@ from zumik_accounts.staff import Staff
 from zumik_contracts.topology import billing_exchange
 from zumik_idempotency import IdempotencyRecords
 from zumik_messaging.broker import confirming_broker
+from zumik_observability.metrics import new_registry
+from zumik_observability.tracing import current_traceparent
 from zumik_store import mongo
 from zumik_store.clock import Clock, utc_now
 from zumik_store.lifecycle import cancel_and_wait, every
@@ -41,9 +47,10 @@ from zumik_api.adapters.auth_cache import AuthCache
 from zumik_api.adapters.directory import CachedDirectory
 from zumik_api.adapters.events import EventPublisher
 from zumik_api.adapters.idempotency import StoredIdempotency
+from zumik_api.adapters.metrics import EventMetrics, relay_readings
 from zumik_api.adapters.relay import OutboxRelay
 from zumik_api.adapters.sessions import StoredSessions
-from zumik_api.adapters.tickets import Committed, Outboxing, StoredTickets
+from zumik_api.adapters.tickets import Committed, Outboxing, Recorded, StoredTickets, not_counted
 from zumik_api.consumers import billing
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.http.app import http_app
@@ -86,6 +93,7 @@ class Runtime:
     idempotent: IdempotentRequests
     plan_changes: PlanChanges
     clock: Clock
+    registry: CollectorRegistry  # the runtime's metrics (/metrics shows them with the HTTP ones)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -179,6 +187,7 @@ def ticket_service(
     settings: Settings,
     clock: Clock,
     on_committed: Committed,
+    recorded: Recorded = not_counted,
 ) -> TicketService:
     db = store.database
     return TicketService(
@@ -186,7 +195,12 @@ def ticket_service(
             store,
             SupportQueue(db),
             on_committed=on_committed,
-            outboxing=Outboxing(include_text=settings.events_include_text),
+            # Each event keeps the trace of the request that caused it: the relay continues it.
+            outboxing=Outboxing(
+                include_text=settings.events_include_text,
+                traceparent=current_traceparent,
+                recorded=recorded,
+            ),
         ),
         SlaTimers(db),
         directory,
@@ -208,10 +222,15 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     session_store = StoredSessions(
         sessions, cache, lifetime=timedelta(hours=settings.console_session_hours), idle=idle
     )
+    registry = new_registry()
     broker = confirming_broker(settings.amqp_url, logger=None)
+    broker.add_middleware(RabbitTelemetryMiddleware())
+    broker.add_middleware(RabbitPrometheusMiddleware(registry=registry))
     publisher = EventPublisher(broker)
     relay = OutboxRelay(publisher, ledger, clock)
-    tickets = ticket_service(store, directory, settings, clock, relay.notify)
+    registry.register(relay_readings(relay, clock))
+    events = EventMetrics(registry)
+    tickets = ticket_service(store, directory, settings, clock, relay.notify, events.recorded)
     plan_changes = PlanChanges(directory)
     billing.subscribe_plan_changes(broker, plan_changes)
     idempotency_records = IdempotencyRecords(
@@ -237,6 +256,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         idempotent=IdempotentRequests(StoredIdempotency(idempotency_records)),
         plan_changes=plan_changes,
         clock=clock,
+        registry=registry,
     )
 
 
@@ -255,6 +275,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.idempotent = active.idempotent
         app.state.clock = active.clock
         app.state.health = active
+        app.state.runtime_registry = active.registry
         try:
             yield
         finally:
@@ -262,6 +283,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = http_app(settings.max_request_bytes, settings.console_dir, lifespan)
     install_outage_handler(app)
+    # A server span per request, continuing an incoming `traceparent`; exported only when the
+    # process configured tracing (`zumik_api.main`).
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 
 

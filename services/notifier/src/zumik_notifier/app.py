@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
+import httpx2
 from faststream import AckPolicy
 from faststream.rabbit import Channel
 from pymongo import AsyncMongoClient
@@ -37,6 +37,7 @@ from zumik_notifier.channels.email import ResendEmailChannel
 from zumik_notifier.channels.resend import ResendClient
 from zumik_notifier.channels.webhook import OpsWebhookChannel
 from zumik_notifier.messaging import Publishers
+from zumik_notifier.metrics import NotifierMetrics
 from zumik_notifier.projects import ProjectNames
 from zumik_notifier.retry import RetryPolicy
 from zumik_notifier.settings import Settings, webhook_secret_key
@@ -63,7 +64,7 @@ class _Resources:
     """What exists only while the notifier runs, bound to the running event loop."""
 
     mongo: AsyncMongoClient[Document]
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     workers: dict[ChannelName, ChannelWorker]
 
 
@@ -107,7 +108,8 @@ class Notifier(WorkerService):
         self.publishers = Publishers(
             self.broker, self.topology, settings.notifier_publish_timeout_seconds
         )
-        self._router = EventRouter(self.publishers, self.channels)
+        self.metrics = NotifierMetrics.on(self.registry)
+        self._router = EventRouter(self.publishers, self.channels, self.metrics)
         self._resources: _Resources | None = None
         self._subscribe()
 
@@ -165,7 +167,7 @@ class Notifier(WorkerService):
         deliveries = DeliveryLog(
             db, timedelta(seconds=self.settings.notifier_delivery_lease_seconds)
         )
-        http = httpx.AsyncClient(
+        http = httpx2.AsyncClient(
             timeout=self.settings.notifier_http_timeout_seconds,
             headers={"User-Agent": f"zumik-notifier/{VERSION}"},
             follow_redirects=False,
@@ -181,6 +183,7 @@ class Notifier(WorkerService):
                 policy,
                 self.publishers,
                 utc_now,
+                self.metrics,
             )
             for channel in self.channels
         }
@@ -201,7 +204,7 @@ class Notifier(WorkerService):
         )
 
     def _sender(
-        self, channel: ChannelName, http: httpx.AsyncClient, db: AsyncDatabase[Document]
+        self, channel: ChannelName, http: httpx2.AsyncClient, db: AsyncDatabase[Document]
     ) -> NotificationChannel:
         settings = self.settings
         if channel in (ChannelName.EMAIL, ChannelName.CUSTOMER_EMAIL):
@@ -230,6 +233,12 @@ class Notifier(WorkerService):
             key=webhook_secret_key(settings.ops_webhook_secret.get_secret_value()),
             tickets=TicketReader(db),
         )
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = await super().readiness()
+        resources = self._resources
+        checks["mongodb"] = resources is not None and await mongo.answers(resources.mongo)
+        return checks
 
     async def close_resources(self) -> None:
         resources, self._resources = self._resources, None

@@ -135,6 +135,12 @@ class PrivacyService(WorkerService):
             settings.privacy_sweep_every_seconds, self.sweep_expired_exports, "export sweep"
         )
 
+    async def readiness(self) -> dict[str, bool]:
+        checks = await super().readiness()
+        resources = self._resources
+        checks["mongodb"] = resources is not None and await mongo.answers(resources.mongo)
+        return checks
+
     async def close_resources(self) -> None:
         resources, self._resources = self._resources, None
         if resources is not None:

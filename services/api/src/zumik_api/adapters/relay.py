@@ -101,6 +101,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.broker_connected = False
         self.published_count = 0
+        self.failed_count = 0  # publishes that failed (RabbitMQ down, returned, nacked)
 
     def notify(self, ticket_id: str, outbox: Outbox) -> None:
         """A write to `ticket_id` recorded events; `outbox` is the ticket's outbox it wrote."""
@@ -203,6 +204,7 @@ class OutboxRelay:
                 confirmed.append(entry)
                 self.published_count += 1
         except Exception as error:
+            self.failed_count += 1
             # Retried from memory every `retry_every` (at once on reconnect): a down broker is
             # not hammered.
             self._retry[ticket_id] = outbox  # the latest outbox holds every older pending event
@@ -261,6 +263,17 @@ class OutboxRelay:
                 swept.first_unpublished = swept.first_unpublished or outbox.outbox_at
                 swept.found += 1
         return swept
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """The events this process knows are waiting to be published (notified, or to retry),
+        and when the oldest of them occurred."""
+        waiting = [
+            entry.event.occurred_at
+            for outbox in (*self._ready.values(), *self._retry.values())
+            for entry in outbox
+            if not self._ledger.published_here(entry)
+        ]
+        return len(waiting), min(waiting, default=None)
 
     async def _watch_connection(self) -> None:
         """Keep `broker_connected` current (the composition root connects the broker, and the

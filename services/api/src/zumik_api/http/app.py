@@ -6,9 +6,11 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from fastapi import FastAPI
+from zumik_observability.metrics import new_registry
 
-from zumik_api.http import console, health, staff, tickets
+from zumik_api.http import console, health, metrics, staff, tickets
 from zumik_api.http.errors import install_error_handlers, openapi_without_422
+from zumik_api.http.metrics import HttpMetrics
 from zumik_api.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 
 DESCRIPTION = """
@@ -32,8 +34,10 @@ def http_app(max_request_bytes: int, console_dir: Path, lifespan: Lifespan) -> F
     app.include_router(console.router)
     app.include_router(console.static_router(console_dir))
     app.include_router(health.router)
+    app.include_router(metrics.router)
     install_error_handlers(app)
     app.openapi = lambda: openapi_without_422(app)  # type: ignore[method-assign]
+    app.state.metrics_registry = new_registry()
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_request_bytes)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, metrics=HttpMetrics(app.state.metrics_registry))
     return app
