@@ -8,8 +8,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from zumik_observability.metrics import new_registry
 
-from zumik_api.http import console, health, metrics, staff, tickets
-from zumik_api.http.errors import install_error_handlers, openapi_without_422
+from zumik_api.http import console, health, metrics, openapi, staff, tickets
+from zumik_api.http.errors import install_error_handlers
 from zumik_api.http.metrics import HttpMetrics
 from zumik_api.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 
@@ -28,6 +28,7 @@ def http_app(max_request_bytes: int, console_dir: Path, lifespan: Lifespan) -> F
         version="2.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
     )
     app.include_router(tickets.router)
     app.include_router(staff.router)
@@ -36,7 +37,7 @@ def http_app(max_request_bytes: int, console_dir: Path, lifespan: Lifespan) -> F
     app.include_router(health.router)
     app.include_router(metrics.router)
     install_error_handlers(app)
-    app.openapi = lambda: openapi_without_422(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.state.metrics_registry = new_registry()
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_request_bytes)
     app.add_middleware(RequestIdMiddleware, metrics=HttpMetrics(app.state.metrics_registry))

@@ -66,6 +66,7 @@ SIGN_IN_ERRORS = {
     response_model=ConsoleSession,
     responses=SIGN_IN_ERRORS,
     summary="Sign in to the console",
+    operation_id="createConsoleSession",
     description="Exchanges a credential for a session cookie (`zumik_session`: HttpOnly, "
     "SameSite=Strict). The browser never keeps the credential.",
 )
@@ -109,6 +110,7 @@ async def sign_in(
     response_model=ConsoleSession,
     responses=COMMON_ERRORS,
     summary="The signed-in session",
+    operation_id="getConsoleSession",
 )
 async def current_session(
     console: ConsoleDep, token: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None
@@ -124,6 +126,7 @@ async def current_session(
     status_code=204,
     responses={**COMMON_ERRORS, 403: described("The CSRF token is missing or wrong.")},
     summary="Sign out: ends the session on the server",
+    operation_id="deleteConsoleSession",
 )
 async def sign_out(
     request: Request,

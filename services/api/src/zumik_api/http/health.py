@@ -14,7 +14,7 @@ class Readiness(Protocol):
     def broker_ok(self) -> bool: ...
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get("/healthz", summary="Liveness: the process answers", operation_id="getLiveness")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -22,6 +22,7 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: MongoDB and RabbitMQ are reachable",
+    operation_id="getReadiness",
     responses={503: {"description": "A dependency is unreachable."}},
 )
 async def readyz(request: Request) -> JSONResponse:
