@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Request, Response
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from zumik_contracts.console import CSRF_HEADER, SESSION_COOKIE, ConsoleSession
 
 from zumik_api.http.deps import (
@@ -22,6 +22,7 @@ from zumik_api.http.deps import (
     unauthorized,
 )
 from zumik_api.http.errors import COMMON_ERRORS, ApiError, described
+from zumik_api.http.schemas import Email
 from zumik_api.service.console import SignedIn, SignInRefused
 
 router = APIRouter(prefix="/v2/console", tags=["console"])
@@ -42,14 +43,33 @@ SECURITY_HEADERS = {
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
+_CREDENTIALS = ("api_key", "staff_token", "link_token")
+
+
+def _only(credential: str, *also: str) -> dict[str, object]:
+    """The schema of a sign-in with `credential` (and `also`), and no other credential."""
+    return {
+        "required": [credential, *also],
+        "properties": {
+            name: {"type": "string" if name in (credential, *also) else "null"}
+            for name in (*_CREDENTIALS, *also)
+        },
+    }
+
+
 class SignIn(BaseModel):
     """One of: an API key with the signing-in person's email, a staff token, or a sign-in
     link's token."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [_only("api_key", "email"), _only("staff_token"), _only("link_token")]
+        },
+    )
 
     api_key: Secret | None = None
-    email: Annotated[EmailStr, Field(max_length=254)] | None = None
+    email: Email | None = None
     staff_token: Secret | None = None
     link_token: Secret | None = None
 

@@ -11,6 +11,10 @@ MAX_BODY = 20_000
 MAX_BODY_BYTES = 64 * 1024
 
 
+# What the OpenAPI document says of text fields: no NUL, and some non-blank character.
+TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
 def _no_nul(text: str) -> str:
     if "\x00" in text:
         raise ValueError("text must not contain NUL characters")
@@ -26,17 +30,35 @@ def _bounded_bytes(text: str) -> str:
     return text
 
 
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text must not be blank")
+    return text
+
+
+# The length is checked as sent, then the subject is stripped: what the schema says is exactly
+# what is accepted.
 Subject = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT),
+    StringConstraints(min_length=1, max_length=MAX_SUBJECT),
     AfterValidator(_no_nul),
+    AfterValidator(_not_blank),
+    AfterValidator(str.strip),
+    Field(json_schema_extra={"pattern": TEXT_PATTERN}),
 ]
 Body = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_BODY, pattern=r"\S"),
     AfterValidator(_no_nul),
     AfterValidator(_bounded_bytes),
+    Field(json_schema_extra={"pattern": TEXT_PATTERN}),
 ]
+
+
+# An address whose domain is a special-use name (`.test`, `.local`, `.invalid`, ...) is refused
+# by the email validator; the document says so.
+EMAIL_PATTERN = r"^(?!.*@(?:.*\.)?(?:arpa|invalid|local|localhost|onion|test)\.?$).+@.+$"
+Email = Annotated[EmailStr, Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN})]
 
 
 class _Request(BaseModel):
@@ -47,7 +69,7 @@ class CreateTicket(_Request):
     subject: Subject = Field(examples=["Streaming cuts off mid-response"])
     body: Body = Field(examples=["When I set stream:true the response stops after ~30s."])
     priority: Priority = "normal"
-    contact_email: Annotated[EmailStr, Field(max_length=254)] | None = None
+    contact_email: Email | None = None
 
 
 class Reply(_Request):
@@ -69,4 +91,4 @@ class StaffTicketUpdate(_Request):
 
     priority: Priority | None = None
     status: TicketStatus | None = None
-    assignee: Annotated[EmailStr, Field(max_length=254)] | None = None
+    assignee: Email | None = None
