@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Request, Response
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic.config import JsonDict
 from zumik_contracts.console import CSRF_HEADER, SESSION_COOKIE, ConsoleSession
 
 from zumik_api.http.deps import (
@@ -46,7 +47,7 @@ Secret = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 _CREDENTIALS = ("api_key", "staff_token", "link_token")
 
 
-def _only(credential: str, *also: str) -> dict[str, object]:
+def _only(credential: str, *also: str) -> JsonDict:
     """The schema of a sign-in with `credential` (and `also`), and no other credential."""
     return {
         "required": [credential, *also],
