@@ -50,6 +50,11 @@ VERSION = "0.1.0"
 PURGE_EVERY_SECONDS = 3600.0
 
 
+def graceful_timeout(settings: Settings) -> float:
+    """How long in-flight deliveries get to finish on stop: one HTTP attempt, and a margin."""
+    return settings.notifier_http_timeout_seconds + 5.0
+
+
 def enabled_channels(settings: Settings) -> tuple[ChannelName, ...]:
     enabled = {
         ChannelName.EMAIL: settings.email_enabled,
@@ -87,7 +92,7 @@ class Notifier(WorkerService):
             # exiting; in-process users (tests) want an error at once.
             fail_fast=not wait_for_broker,
             # In-flight deliveries get to finish on stop; unfinished ones are redelivered.
-            graceful_timeout=settings.notifier_http_timeout_seconds + 5.0,
+            graceful_timeout=graceful_timeout(settings),
             specification_url=SPECIFICATION_URL,
             logger=logging.getLogger("zumik_notifier.broker"),
             # FastStream's own "received"/"processed" line per message, twice per event, at

@@ -38,6 +38,8 @@ VERSION = "1.0.0"
 # Long deletes (a large project's tickets, a collection scan on FerretDB) get this long; still
 # below the erasure's 60 s ticket leases.
 STORE_TIMEOUT_SECONDS = 30.0
+# On stop, a command in progress gets this long to finish (docker compose waits longer).
+GRACEFUL_TIMEOUT_SECONDS = 30.0
 
 
 async def _raw_body(message: RabbitMessage) -> bytes:
@@ -65,7 +67,7 @@ class PrivacyService(WorkerService):
             publish_timeout=settings.privacy_publish_timeout_seconds,
             # A command in progress gets this long to finish on stop; otherwise it is
             # redelivered and resumes from its claim.
-            graceful_timeout=30.0,
+            graceful_timeout=GRACEFUL_TIMEOUT_SECONDS,
             specification_url=SPECIFICATION_URL,
             logger=logging.getLogger("zumik_privacy.broker"),
         )
