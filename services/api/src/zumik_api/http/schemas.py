@@ -73,17 +73,17 @@ class CreateTicket(_Request):
 
 
 class Reply(_Request):
-    body: Body
+    body: Body = Field(examples=["It also happens with the Python SDK."])
 
 
 class UpdateTicket(_Request):
-    status: TicketStatus
+    status: TicketStatus = Field(examples=["resolved"])
 
 
 class StaffReply(_Request):
-    body: Body
-    internal: bool = False
-    status: TicketStatus | None = None
+    body: Body = Field(examples=["Thanks, we can reproduce it; a fix is rolling out."])
+    internal: bool = Field(default=False, examples=[False])
+    status: TicketStatus | None = Field(default=None, examples=["pending"])
 
 
 class StaffTicketUpdate(_Request):
