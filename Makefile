@@ -23,6 +23,7 @@ lint: sync
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run lint-imports
+	scripts/check-deps
 
 typecheck: sync
 	$(UV) run mypy contracts/src libs/*/src services/api/src services/notifier/src services/privacy/src cli/src tests benchmarks

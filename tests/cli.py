@@ -1,4 +1,4 @@
-"""Runs `uv run zumik-support ...` from the repository root, as the README does."""
+"""Runs `bin/zumik-support ...` from the repository root, as the README does."""
 
 import asyncio
 import json
@@ -27,9 +27,7 @@ class CliRun:
 async def run_cli(env: dict[str, str], *args: str) -> CliRun:
     """The command with `env` added to this process's environment; at most 60 s."""
     process = await asyncio.create_subprocess_exec(
-        "uv",
-        "run",
-        "zumik-support",
+        str(ROOT / "bin" / "zumik-support"),
         *args,
         cwd=ROOT,
         env=os.environ | env,

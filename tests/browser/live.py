@@ -44,10 +44,15 @@ class AddressInUse(RuntimeError):
 
 @contextlib.asynccontextmanager
 async def running_api(
-    services: service_resolution.Services, dist: Path, log_path: Path, prefix: str
+    services: service_resolution.Services,
+    dist: Path,
+    log_path: Path,
+    prefix: str,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[LiveApi]:
     """`zumik-api` on a free loopback port and a database of its own, ready (`/readyz`) when
-    yielded; stopped (SIGTERM, then SIGKILL) and its database dropped afterwards."""
+    yielded; stopped (SIGTERM, then SIGKILL) and its database dropped afterwards. `env` adds
+    to (or overrides) its environment."""
     database_url = service_resolution.with_database(
         services.mongodb_url, f"{prefix}_{secrets.token_hex(4)}"
     )
@@ -56,7 +61,7 @@ async def running_api(
     try:
         for attempt in range(3):  # another process may take the free port before the API does
             try:
-                async with _serving(services, database_url, dist, log_path) as url:
+                async with _serving(services, database_url, dist, log_path, env or {}) as url:
                     yield LiveApi(url=url, mongodb_url=database_url, db=db)
                     return
             except AddressInUse:
@@ -69,19 +74,27 @@ async def running_api(
 
 @contextlib.asynccontextmanager
 async def _serving(
-    services: service_resolution.Services, database_url: str, dist: Path, log_path: Path
+    services: service_resolution.Services,
+    database_url: str,
+    dist: Path,
+    log_path: Path,
+    extra_env: dict[str, str],
 ) -> AsyncIterator[str]:
     port = _free_port()
-    env = os.environ | {
-        "MONGODB_URL": database_url,
-        "AMQP_URL": services.amqp_url,
-        "API_HOST": "127.0.0.1",
-        "API_PORT": str(port),
-        "SLA_SCHEDULER_ENABLED": "false",
-        "AUTH_CACHE_SECONDS": "0.05",
-        "CONSOLE_DIR": str(dist),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = (
+        os.environ
+        | {
+            "MONGODB_URL": database_url,
+            "AMQP_URL": services.amqp_url,
+            "API_HOST": "127.0.0.1",
+            "API_PORT": str(port),
+            "SLA_SCHEDULER_ENABLED": "false",
+            "AUTH_CACHE_SECONDS": "0.05",
+            "CONSOLE_DIR": str(dist),
+            "PYTHONUNBUFFERED": "1",
+        }
+        | extra_env
+    )
     with _open_log(log_path) as log:
         process = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "zumik-api"),

@@ -4,24 +4,35 @@ Each command goes over RabbitMQ as a request (direct reply-to) and waits for its
 most `--timeout` seconds. The request id makes a command idempotent: if the wait times out, the
 command may still be running, and sending it again with `--request-id` returns its outcome
 instead of running it twice.
+
+Progress goes to stderr (the request id first, then what the command is waiting for); stdout
+has the result only. An erasure asks for confirmation (`--yes` skips it, and is required where
+nobody can answer); `--dry-run` counts what it would delete, without sending anything.
 """
 
 import argparse
 import asyncio
 import contextlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from aiormq.exceptions import AMQPError, ChannelNotFoundEntity, PublishError
 from faststream.rabbit import Channel, ExchangeType, RabbitExchange
 from pydantic import ValidationError
+from rich.console import Console
+from rich.prompt import Confirm
+from zumik_accounts.projects import Projects
 from zumik_contracts import ids
 from zumik_contracts.privacy import PrivacyCommand, PrivacyResult, command_routing_key
 from zumik_messaging.connection import make_broker
 from zumik_privacy_records.download import ExportUnavailable, download_export
 from zumik_store import mongo
+from zumik_tickets.privacy import TicketPrivacy
 
-from zumik_cli.errors import CliError
+from zumik_cli.errors import BrokerUnreachable, CliError, NoAnswer
+from zumik_cli.projects import store
 from zumik_cli.settings import Settings, get_settings
 
 REQUEST_ID_PREFIX = "prq"
@@ -30,7 +41,24 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 class PrivacyCliError(CliError):
-    """A failed or unanswered privacy command; the message says what to do."""
+    """A failed privacy command; the message says what to do."""
+
+
+def progress() -> Console:
+    """Where progress goes: stderr (stdout is for the result)."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def waiting(what: str) -> Iterator[None]:
+    """A spinner on a terminal; one line otherwise."""
+    console = progress()
+    if console.is_terminal:
+        with console.status(what):
+            yield
+    else:
+        console.print(what)
+        yield
 
 
 def new_request_id() -> str:
@@ -73,12 +101,15 @@ async def send_command(
             async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
                 await broker.connect()
         except (OSError, AMQPError, TimeoutError) as error:
-            raise PrivacyCliError(f"cannot reach RabbitMQ ({type(error).__name__})") from None
+            raise BrokerUnreachable(
+                f"cannot reach RabbitMQ ({type(error).__name__}); is it running? "
+                "AMQP_URL says where it is."
+            ) from None
         try:
             # Passive: the CLI checks the exchange is there, it never creates it.
             await broker.declare_exchange(exchange)
         except ChannelNotFoundEntity:
-            raise PrivacyCliError(
+            raise NoAnswer(
                 f"the exchange {exchange.name!r} does not exist: is the privacy service running?"
             ) from None
         try:
@@ -93,13 +124,13 @@ async def send_command(
                 content_type="application/json",
             )
         except TimeoutError:
-            raise PrivacyCliError(
+            raise NoAnswer(
                 f"no result from the privacy service within {wait_seconds:g} s. The command may "
                 f"still be running: send it again with --request-id {request_id} to get its "
                 "outcome (it will not run twice)."
             ) from None
         except PublishError:
-            raise PrivacyCliError(
+            raise NoAnswer(
                 f"nothing receives privacy commands on {exchange.name!r}: is the "
                 "privacy service running?"
             ) from None
@@ -113,13 +144,15 @@ async def send_command(
 
 
 async def _run(command: PrivacyCommand, wait_seconds: float) -> PrivacyResult:
-    result = await send_command(
-        get_settings(),
-        command.model_dump_json().encode(),
-        command_routing_key(command.type),
-        request_id=command.id,
-        wait_seconds=wait_seconds,
-    )
+    progress().print(f"privacy {command.type}: request id {command.id}")
+    with waiting(f"waiting for the privacy service (at most {wait_seconds:g} s)"):
+        result = await send_command(
+            get_settings(),
+            command.model_dump_json().encode(),
+            command_routing_key(command.type),
+            request_id=command.id,
+            wait_seconds=wait_seconds,
+        )
     if result.status == "failed":
         error = result.error
         reason = f"{error.code}: {error.message}" if error is not None else "no reason given"
@@ -143,7 +176,8 @@ async def export(args: argparse.Namespace) -> dict[str, Any]:
         raise PrivacyCliError("the privacy service's result has no export reference")
     client = mongo.connect(get_settings().mongodb_url)
     try:
-        await download_export(mongo.database(client), reference, out)
+        with waiting(f"downloading export {reference.export_id} ({reference.bytes:,} bytes)"):
+            await download_export(mongo.database(client), reference, out)
     except ExportUnavailable as error:
         raise PrivacyCliError(f"cannot download export {reference.export_id}: {error}") from None
     finally:
@@ -163,8 +197,47 @@ async def export(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def dry_run(command: PrivacyCommand) -> dict[str, Any]:
+    """What the erasure would delete of the project, its keys and its tickets; nothing is sent
+    and nothing changes."""
+    async with store() as db:
+        exists = await Projects(db).get(command.project_id) is not None
+        if not exists:
+            raise PrivacyCliError(f"No project {command.project_id!r}.")
+        whole_project = command.contact_email is None
+        keys = len(await Projects(db).keys(command.project_id)) if whole_project else 0
+        tickets = await TicketPrivacy(db).count(command.project_id, command.contact_email)
+    return {
+        "object": "erasure_preview",
+        "dry_run": True,
+        "project_id": command.project_id,
+        "scope": {"kind": "project" if whole_project else "subject"},
+        "counts": {"projects": int(whole_project), "api_keys": keys, **tickets},
+        "note": "The erasure also deletes what is kept beside these (sessions, stored "
+        "responses, delivery records, SLA timers, exports); its receipt counts everything.",
+    }
+
+
+def confirm(command: PrivacyCommand, assume_yes: bool) -> None:
+    if assume_yes:
+        return
+    what = (
+        f"every ticket, key and record of project {command.project_id}, and the project itself"
+        if command.contact_email is None
+        else f"the tickets of one data subject in project {command.project_id}"
+    )
+    if not sys.stdin.isatty():
+        raise CliError(f"erasing {what} needs confirmation: pass --yes (or see --dry-run).")
+    if not Confirm.ask(f"Erase {what}? This cannot be undone", console=progress(), default=False):
+        raise CliError("not erased.")
+
+
 async def erase(args: argparse.Namespace) -> dict[str, Any]:
-    result = await _run(_command(args, "erase"), args.timeout)
+    command = _command(args, "erase")
+    if args.dry_run:
+        return await dry_run(command)
+    confirm(command, args.yes)
+    result = await _run(command, args.timeout)
     if result.receipt is None:
         raise PrivacyCliError("the privacy service's result has no receipt")
     return {
@@ -197,4 +270,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     sub = commands.add_parser("erase", help="erase a project, or a data subject's tickets in it")
     common(sub)
+    sub.add_argument("--yes", action="store_true", help="erase without asking for confirmation")
+    sub.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the counts of what would be deleted, and delete nothing",
+    )
     sub.set_defaults(command=erase)

@@ -18,7 +18,7 @@ def test_a_short_salt_is_refused() -> None:
 
 
 def test_the_service_exits_with_a_clear_line_instead_of_starting(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from zumik_privacy import main, settings
 
@@ -30,4 +30,5 @@ def test_the_service_exits_with_a_clear_line_instead_of_starting(
     with pytest.raises(SystemExit) as exited:
         main.main()
     assert exited.value.code == 2
-    assert "PRIVACY_SUBJECT_SALT" in caplog.text
+    # One JSON log line on stderr, naming the setting (the service logs JSON from the start).
+    assert "invalid configuration: PRIVACY_SUBJECT_SALT" in capsys.readouterr().err

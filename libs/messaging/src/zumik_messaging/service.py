@@ -7,6 +7,12 @@ the shell runs that from FastStream's hooks (`app.run()`, the service's entry po
     class Notifier(WorkerService):
         async def open_resources(self) -> None: ...   # clients, topology, periodic tasks
         async def close_resources(self) -> None: ...
+
+Every service gets the same observability: FastStream's telemetry middleware (a consumer span per
+message, continuing the `traceparent` it carries, and the context injected into everything it
+publishes) and Prometheus middleware (messages received, handled, failed, in flight and their
+duration, by queue and exchange, into `registry`), and, once `expose_health` named a port,
+`/healthz`, `/readyz` and `/metrics` on it.
 """
 
 import asyncio
@@ -16,7 +22,11 @@ from collections.abc import Awaitable, Callable
 
 from faststream import FastStream
 from faststream.rabbit import RabbitBroker
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.specification import AsyncAPI
+from zumik_observability.health import HealthServer
+from zumik_observability.metrics import new_registry
 from zumik_store.lifecycle import cancel_and_wait, every
 
 # The AsyncAPI `servers` entry: fixed, so committed documents do not depend on where they ran.
@@ -37,6 +47,12 @@ class WorkerService(ABC):
         self.log = logger
         self._tasks: list[asyncio.Task[None]] = []
         self._open = False
+        self.registry = new_registry()
+        # Outermost first: the span is current while the metrics and the handler run.
+        broker.add_middleware(RabbitTelemetryMiddleware())
+        broker.add_middleware(RabbitPrometheusMiddleware(registry=self.registry))
+        self._health_at: tuple[str, int] | None = None
+        self._health: HealthServer | None = None
         self.app = FastStream(
             broker,
             specification=AsyncAPI(title=title, version=version, description=description),
@@ -57,6 +73,23 @@ class WorkerService(ABC):
     def is_open(self) -> bool:
         return self._open
 
+    def expose_health(self, host: str, port: int) -> None:
+        """Serve `/healthz`, `/readyz` and `/metrics` on host:port while open (port 0: any free
+        port, then `health_port` says which)."""
+        self._health_at = (host, port)
+
+    @property
+    def health_port(self) -> int | None:
+        return None if self._health is None else self._health.port
+
+    async def readiness(self) -> dict[str, bool]:
+        """What `/readyz` checks; services add their store."""
+        try:
+            connected = await self.broker.ping(timeout=1.0)
+        except Exception:
+            connected = False
+        return {"rabbitmq": self._open and connected}
+
     def run_every(self, seconds: float, action: Callable[[], Awaitable[object]], what: str) -> None:
         """A periodic background task, stopped by `close`."""
         self._tasks.append(asyncio.create_task(every(seconds, action, what, self.log)))
@@ -67,6 +100,10 @@ class WorkerService(ABC):
             return
         self._open = True
         try:
+            if self._health_at is not None:
+                # First: liveness answers (and readiness says no) while RabbitMQ is awaited.
+                self._health = HealthServer(self.readiness, self.registry, *self._health_at)
+                await self._health.start()
             await self.open_resources()
         except BaseException:
             await self.close()
@@ -79,7 +116,12 @@ class WorkerService(ABC):
         self._open = False
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
-        await self.close_resources()
+        try:
+            await self.close_resources()
+        finally:
+            if self._health is not None:
+                await self._health.stop()
+                self._health = None
 
     async def start(self) -> None:
         """Open, then start consuming (what `app.run()` does, for in-process use)."""

@@ -9,6 +9,7 @@ long by nature (an erasure's batch delete on a large collection) pass a longer o
 their own leases.
 """
 
+import asyncio
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -41,6 +42,16 @@ def database(client: AsyncMongoClient[Document]) -> AsyncDatabase[Document]:
 
 async def ping(client: AsyncMongoClient[Document]) -> None:
     await client.admin.command("ping")
+
+
+async def answers(client: AsyncMongoClient[Document], timeout_seconds: float = 2.0) -> bool:
+    """Whether the store answers a ping in time (a readiness check: never raises)."""
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            await ping(client)
+    except Exception:
+        return False
+    return True
 
 
 async def is_ferretdb(client: AsyncMongoClient[Document]) -> bool:

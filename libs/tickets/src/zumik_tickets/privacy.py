@@ -72,6 +72,15 @@ class TicketPrivacy:
         async for doc in found.sort("_id", 1).batch_size(batch):
             yield public_ticket(ticket_record(doc), as_of)
 
+    async def count(self, project_id: str, email: str | None) -> Counts:
+        """What erasing the project (or the subject's tickets) would delete of the tickets:
+        how many tickets and thread messages (an erasure's dry run)."""
+        counts: Counts = {"tickets": 0, "messages": 0}
+        async for doc in self._tickets.find(subject_filter(project_id, email), _COUNT_PROJECTION):
+            counts["tickets"] += 1
+            counts["messages"] += len(doc.get("messages") or [])
+        return counts
+
     async def erase_project(self, project_id: str) -> Counts:
         """Every ticket of the project and what is kept beside them. Call it after the
         project's API keys are gone, so that no new ticket arrives meanwhile."""

@@ -20,6 +20,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.rabbit import RabbitBroker
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -31,6 +35,8 @@ from zumik_files.store import FileStore
 from zumik_idempotency import IdempotencyRecords
 from zumik_messaging.broker import confirming_broker
 from zumik_messaging.connection import FailoverRabbitBroker
+from zumik_observability.metrics import new_registry
+from zumik_observability.tracing import current_traceparent
 from zumik_store import mongo
 from zumik_store.clock import Clock, utc_now
 from zumik_store.lifecycle import cancel_and_wait, every
@@ -47,9 +53,10 @@ from zumik_api.adapters.directory import CachedDirectory
 from zumik_api.adapters.events import EventPublisher
 from zumik_api.adapters.files import StoredFiles
 from zumik_api.adapters.idempotency import StoredIdempotency
+from zumik_api.adapters.metrics import EventMetrics, relay_readings
 from zumik_api.adapters.relay import OutboxRelay
 from zumik_api.adapters.sessions import StoredSessions
-from zumik_api.adapters.tickets import Committed, Outboxing, StoredTickets
+from zumik_api.adapters.tickets import Committed, Outboxing, Recorded, StoredTickets, not_counted
 from zumik_api.consumers import billing
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.http.app import http_app
@@ -103,6 +110,7 @@ class Runtime:
     clock: Clock
     file_store: FileStore
     files: FileService
+    registry: CollectorRegistry  # the runtime's metrics (/metrics shows them with the HTTP ones)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -248,13 +256,19 @@ def ticket_service(
     clock: Clock,
     on_committed: Committed,
     files: StoredFiles | None = None,
+    recorded: Recorded = not_counted,
 ) -> TicketService:
     db = store.database
     tickets = StoredTickets(
         store,
         SupportQueue(db),
         on_committed=on_committed,
-        outboxing=Outboxing(include_text=settings.events_include_text),
+        # Each event keeps the trace of the request that caused it: the relay continues it.
+        outboxing=Outboxing(
+            include_text=settings.events_include_text,
+            traceparent=current_traceparent,
+            recorded=recorded,
+        ),
     )
     return TicketService(
         tickets,
@@ -279,9 +293,14 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     session_store = StoredSessions(
         sessions, cache, lifetime=timedelta(hours=settings.console_session_hours), idle=idle
     )
+    registry = new_registry()
     broker = confirming_broker(settings.amqp_url, logger=None)
+    broker.add_middleware(RabbitTelemetryMiddleware())
+    broker.add_middleware(RabbitPrometheusMiddleware(registry=registry))
     publisher = EventPublisher(broker)
     relay = OutboxRelay(publisher, ledger, clock)
+    registry.register(relay_readings(relay, clock))
+    events = EventMetrics(registry)
     file_store = FileStore(
         db,
         clock=clock,
@@ -289,7 +308,9 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         project_quota_bytes=settings.files_project_quota_bytes,
     )
     stored_files = StoredFiles(file_store)
-    tickets = ticket_service(store, directory, settings, clock, relay.notify, stored_files)
+    tickets = ticket_service(
+        store, directory, settings, clock, relay.notify, stored_files, events.recorded
+    )
     plan_changes = PlanChanges(directory)
     rate_limiter = SharedRateLimiter(db.rate_limits, sync_seconds=settings.rate_limit_sync_seconds)
     limits = {plan: PlanLimits(*pair) for plan, pair in plan_limits(settings).items()}
@@ -321,6 +342,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         clock=clock,
         file_store=file_store,
         files=FileService(stored_files, tickets, directory),
+        registry=registry,
     )
 
 
@@ -341,6 +363,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.clock = active.clock
         app.state.files = active.files
         app.state.health = active
+        app.state.runtime_registry = active.registry
         try:
             yield
         finally:
@@ -353,6 +376,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         max_file_bytes=settings.files_max_bytes,
     )
     install_outage_handler(app)
+    # A server span per request, continuing an incoming `traceparent`; exported only when the
+    # process configured tracing (`zumik_api.main`).
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 
 

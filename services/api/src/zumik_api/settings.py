@@ -19,6 +19,13 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    api_shutdown_timeout_seconds: int = Field(
+        default=10,
+        gt=0,
+        description="On SIGTERM, requests in flight get this long to finish (docker compose's "
+        "stop_grace_period is longer).",
+    )
+
     max_request_bytes: int = Field(default=256 * 1024, description="Larger bodies get 413.")
     idempotency_window_hours: int = 24
     ticket_lock_wait_seconds: float = 5.0

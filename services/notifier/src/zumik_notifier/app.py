@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
+import httpx2
 from faststream import AckPolicy
 from faststream.rabbit import Channel
 from pymongo import AsyncMongoClient
@@ -37,6 +37,7 @@ from zumik_notifier.channels.email import ResendEmailChannel
 from zumik_notifier.channels.resend import ResendClient
 from zumik_notifier.channels.webhook import OpsWebhookChannel
 from zumik_notifier.messaging import Publishers
+from zumik_notifier.metrics import NotifierMetrics
 from zumik_notifier.projects import ProjectNames
 from zumik_notifier.retry import RetryPolicy
 from zumik_notifier.settings import Settings, webhook_secret_key
@@ -47,6 +48,11 @@ log = logging.getLogger("zumik_notifier")
 
 VERSION = "0.1.0"
 PURGE_EVERY_SECONDS = 3600.0
+
+
+def graceful_timeout(settings: Settings) -> float:
+    """How long in-flight deliveries get to finish on stop: one HTTP attempt, and a margin."""
+    return settings.notifier_http_timeout_seconds + 5.0
 
 
 def enabled_channels(settings: Settings) -> tuple[ChannelName, ...]:
@@ -63,7 +69,7 @@ class _Resources:
     """What exists only while the notifier runs, bound to the running event loop."""
 
     mongo: AsyncMongoClient[Document]
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     workers: dict[ChannelName, ChannelWorker]
 
 
@@ -85,7 +91,7 @@ class Notifier(WorkerService):
             # exiting; in-process users (tests) want an error at once.
             fail_fast=not wait_for_broker,
             # In-flight deliveries get to finish on stop; unfinished ones are redelivered.
-            graceful_timeout=settings.notifier_http_timeout_seconds + 5.0,
+            graceful_timeout=graceful_timeout(settings),
             specification_url=SPECIFICATION_URL,
             logger=logging.getLogger("zumik_notifier.broker"),
             # FastStream's own "received"/"processed" line per message, twice per event, at
@@ -106,7 +112,8 @@ class Notifier(WorkerService):
         self.publishers = Publishers(
             self.broker, self.topology, settings.notifier_publish_timeout_seconds
         )
-        self._router = EventRouter(self.publishers, self.channels)
+        self.metrics = NotifierMetrics.on(self.registry)
+        self._router = EventRouter(self.publishers, self.channels, self.metrics)
         self._resources: _Resources | None = None
         self._subscribe()
 
@@ -164,7 +171,7 @@ class Notifier(WorkerService):
         deliveries = DeliveryLog(
             db, timedelta(seconds=self.settings.notifier_delivery_lease_seconds)
         )
-        http = httpx.AsyncClient(
+        http = httpx2.AsyncClient(
             timeout=self.settings.notifier_http_timeout_seconds,
             headers={"User-Agent": f"zumik-notifier/{VERSION}"},
             follow_redirects=False,
@@ -180,6 +187,7 @@ class Notifier(WorkerService):
                 policy,
                 self.publishers,
                 utc_now,
+                self.metrics,
             )
             for channel in self.channels
         }
@@ -200,7 +208,7 @@ class Notifier(WorkerService):
         )
 
     def _sender(
-        self, channel: ChannelName, http: httpx.AsyncClient, db: AsyncDatabase[Document]
+        self, channel: ChannelName, http: httpx2.AsyncClient, db: AsyncDatabase[Document]
     ) -> NotificationChannel:
         settings = self.settings
         if channel in (ChannelName.EMAIL, ChannelName.CUSTOMER_EMAIL):
@@ -229,6 +237,12 @@ class Notifier(WorkerService):
             key=webhook_secret_key(settings.ops_webhook_secret.get_secret_value()),
             tickets=TicketReader(db),
         )
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = await super().readiness()
+        resources = self._resources
+        checks["mongodb"] = resources is not None and await mongo.answers(resources.mongo)
+        return checks
 
     async def close_resources(self) -> None:
         resources, self._resources = self._resources, None

@@ -10,6 +10,7 @@ import sys
 
 import uvloop
 from pydantic import ValidationError
+from zumik_observability.tracing import configure_tracing, instrument_pymongo
 
 from zumik_notifier.app import build_notifier, enabled_channels
 from zumik_notifier.logs import configure_logging
@@ -20,6 +21,8 @@ log = logging.getLogger("zumik_notifier")
 
 def main() -> None:
     configure_logging()
+    configure_tracing("zumik-notifier")
+    instrument_pymongo()
     try:
         settings = get_settings()
     except ValidationError as error:
@@ -33,6 +36,7 @@ def main() -> None:
         log.warning("no channel configured (RESEND_API_KEY, OPS_WEBHOOK_URL): events are only read")
     log.info("starting; channels: %s", ", ".join(channels) or "none")
     notifier = build_notifier(settings, channels, wait_for_broker=True)
+    notifier.expose_health(settings.notifier_health_host, settings.notifier_health_port)
     gc.collect()  # nothing unreachable gets pinned
     gc.freeze()  # start-up's objects stay out of every collection (as in zumik_api.main)
     uvloop.run(notifier.app.run())

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
         default=2, ge=1, description="Resend allows about 2 requests/s; don't flood it."
     )
     notifier_delivery_log_retention_days: int = Field(default=30, ge=1)
+    notifier_health_host: str = Field(
+        default="127.0.0.1", description="Where /healthz, /readyz and /metrics listen."
+    )
+    notifier_health_port: int = Field(default=8001, ge=0, le=65535)
 
     @field_validator(
         "resend_api_key",

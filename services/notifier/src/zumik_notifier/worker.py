@@ -11,7 +11,9 @@ dead letters) was confirmed by RabbitMQ. A crash in between redelivers it, and t
 turns the redelivery into a no-op once the channel succeeded.
 
 Logs carry ids, event types, channels, outcomes and statuses: never addresses, subjects, previews,
-URLs or secrets.
+URLs or secrets. Every line logged while a message is handled has its `event_id`, `ticket_id`
+and `project_id` as fields (and the trace's `trace_id`, continued from the request that caused
+the event); each delivery attempt is a span of that trace.
 """
 
 import asyncio
@@ -25,12 +27,15 @@ from faststream.rabbit import RabbitMessage
 from pymongo.errors import PyMongoError
 from zumik_contracts.events import TicketEvent
 from zumik_deliveries.log import Claim, ClaimOutcome, DeliveryLog, DeliveryState
+from zumik_observability import tracing
+from zumik_observability.logs import bind
 from zumik_store.clock import Clock, utc_now
 from zumik_store.lease import Grant
 
 from zumik_notifier.channels import AttemptResult, NotificationChannel
 from zumik_notifier.events import MalformedEvent, parse_event, wanted_by
 from zumik_notifier.messaging import ATTEMPT_HEADER, Failure, FailureKind, Publishers
+from zumik_notifier.metrics import NotifierMetrics
 from zumik_notifier.retry import Decision, RetryPolicy, Verdict
 from zumik_notifier.topology import ChannelName
 
@@ -73,18 +78,39 @@ async def _dead_letter_malformed(
     )
 
 
+def _context(event: TicketEvent) -> dict[str, str]:
+    return {
+        "event_id": event.id,
+        "event_type": event.type,
+        "ticket_id": event.data.ticket_id,
+        "project_id": event.project_id,
+    }
+
+
 class EventRouter:
-    def __init__(self, publishers: Publishers, channels: Sequence[ChannelName]) -> None:
+    def __init__(
+        self,
+        publishers: Publishers,
+        channels: Sequence[ChannelName],
+        metrics: NotifierMetrics | None = None,
+    ) -> None:
         self._publishers = publishers
         self._channels = tuple(channels)
+        self._metrics = metrics
 
     async def handle(self, message: RabbitMessage) -> None:
         try:
             event = parse_event(message.body)
         except MalformedEvent as error:
             await _dead_letter_malformed(self._publishers, message, error)
+            if self._metrics is not None:
+                self._metrics.dead_letters.labels("none").inc()
             await message.ack()
             return
+        with bind(**_context(event)):
+            await self._route(event, message)
+
+    async def _route(self, event: TicketEvent, message: RabbitMessage) -> None:
         channels = [channel for channel in self._channels if wanted_by(event, channel)]
         if channels:
             for channel in channels:
@@ -138,6 +164,7 @@ class ChannelWorker:
         policy: RetryPolicy,
         publishers: Publishers,
         clock: Clock = utc_now,
+        metrics: NotifierMetrics | None = None,
     ) -> None:
         self.channel = channel
         self._sender = sender
@@ -146,14 +173,27 @@ class ChannelWorker:
         self._publishers = publishers
         self._clock = clock
         self._running: dict[str, asyncio.Task[_Attempted]] = {}  # by event id
+        self._metrics = metrics
 
     async def handle(self, message: RabbitMessage) -> None:
         try:
             event = parse_event(message.body)
         except MalformedEvent as error:
             await _dead_letter_malformed(self._publishers, message, error, self.channel)
+            self._count("malformed")
             await message.ack()
             return
+        with bind(**_context(event), channel=self.channel.value):
+            await self._handle(event, message)
+        if self._metrics is not None:
+            lag = (self._clock() - event.occurred_at).total_seconds()
+            self._metrics.lag_seconds.labels(self.channel.value).observe(max(lag, 0.0))
+
+    def _count(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.deliveries.labels(self.channel.value, outcome).inc()
+
+    async def _handle(self, event: TicketEvent, message: RabbitMessage) -> None:
         attempt = attempt_number(message.headers)
         earlier = self._running.get(event.id)
         if earlier is not None:
@@ -167,6 +207,7 @@ class ChannelWorker:
 
         outcome = None if done.claim is None else done.claim.outcome
         if outcome is ClaimOutcome.ALREADY_DELIVERED:
+            self._count("duplicate")
             self._log(event, "duplicate skipped (already delivered)", attempt)
         elif outcome is ClaimOutcome.BUSY:
             # Another worker is sending this very delivery. Look again once its lease ends: if it
@@ -176,6 +217,7 @@ class ChannelWorker:
             wait = (done.claim.busy_until - self._clock()).total_seconds()
             delay = self._policy.level_at_least(wait)
             await self._publishers.retry(self.channel, event, message.body, attempt, delay)
+            self._count("busy")
             self._log(event, f"busy elsewhere, looking again in {delay:g}s", attempt)
         else:
             # Attempted; or the store was unreachable: without the log there is no knowing
@@ -220,8 +262,22 @@ class ChannelWorker:
         """One attempt. Cancelled (by `abort` at shutdown), it gives the delivery back, so the
         redelivered message sends it once instead of waiting for the claim to expire and racing
         another retry for it."""
+        attributes = {
+            "zumik.channel": self.channel.value,
+            "zumik.event_id": event.id,
+            "zumik.event_type": event.type,
+            "zumik.ticket_id": event.data.ticket_id,
+        }
+        started = self._now()
         try:
-            return await self._sender.send(event, body)
+            with tracing.span(
+                f"{self.channel.value} deliver", kind=tracing.SpanKind.CLIENT, attributes=attributes
+            ) as span:
+                result = await self._sender.send(event, body)
+                span.set_attribute("zumik.outcome", result.describe())
+                if result.status is not None:
+                    span.set_attribute("http.response.status_code", result.status)
+            return result
         except asyncio.CancelledError:
             try:
                 await asyncio.shield(self._deliveries.release(grant))
@@ -230,6 +286,15 @@ class ChannelWorker:
                     "%s delivery %s not released: %s", self.channel, event.id, type(error).__name__
                 )
             raise
+        finally:
+            if self._metrics is not None:
+                self._metrics.attempt_seconds.labels(self.channel.value).observe(
+                    self._now() - started
+                )
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
 
     async def _record(
         self,
@@ -271,10 +336,14 @@ class ChannelWorker:
     ) -> None:
         outcome = result.describe()
         if decision.verdict is Verdict.DELIVERED:
+            self._count("delivered")
             self._log(event, f"delivered ({outcome})", attempt)
         elif decision.verdict is Verdict.RETRY:
             assert decision.delay is not None
             await self._publishers.retry(self.channel, event, body, attempt + 1, decision.delay)
+            self._count("retry")
+            if self._metrics is not None:
+                self._metrics.retries.labels(self.channel.value).inc()
             self._log(event, f"failed ({outcome}), retry in {decision.delay:g}s", attempt)
         else:
             detail = (
@@ -292,6 +361,9 @@ class ChannelWorker:
             await self._publishers.dead_letter(
                 body, failure, message_id=event.id, content_type="application/json"
             )
+            self._count("dead_lettered")
+            if self._metrics is not None:
+                self._metrics.dead_letters.labels(self.channel.value).inc()
             self._log(event, f"dead-lettered ({failure.reason})", attempt, logging.WARNING)
 
     def _log(

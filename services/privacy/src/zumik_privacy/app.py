@@ -38,6 +38,8 @@ VERSION = "1.0.0"
 # Long deletes (a large project's tickets, a collection scan on FerretDB) get this long; still
 # below the erasure's 60 s ticket leases.
 STORE_TIMEOUT_SECONDS = 30.0
+# On stop, a command in progress gets this long to finish (docker compose waits longer).
+GRACEFUL_TIMEOUT_SECONDS = 30.0
 
 
 async def _raw_body(message: RabbitMessage) -> bytes:
@@ -64,7 +66,7 @@ class PrivacyService(WorkerService):
             settings.amqp_url,
             # A command in progress gets this long to finish on stop; otherwise it is
             # redelivered and resumes from its claim.
-            graceful_timeout=30.0,
+            graceful_timeout=GRACEFUL_TIMEOUT_SECONDS,
             specification_url=SPECIFICATION_URL,
             logger=logging.getLogger("zumik_privacy.broker"),
         )
@@ -133,6 +135,12 @@ class PrivacyService(WorkerService):
         self.run_every(
             settings.privacy_sweep_every_seconds, self.sweep_expired_exports, "export sweep"
         )
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = await super().readiness()
+        resources = self._resources
+        checks["mongodb"] = resources is not None and await mongo.answers(resources.mongo)
+        return checks
 
     async def close_resources(self) -> None:
         resources, self._resources = self._resources, None

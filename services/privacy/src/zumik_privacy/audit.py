@@ -2,10 +2,10 @@
 
 It names the request, the command type, the project and the scope's kind, the outcome with its
 failure code, and the counts; never an email, a subject hash, a ticket or a failure's free text.
-Lines go to the `zumik_privacy.audit` logger as JSON, for the log pipeline to keep.
+Lines go to the `zumik_privacy.audit` logger with these as fields (the service logs JSON lines),
+for the log pipeline to keep.
 """
 
-import json
 import logging
 import time
 from typing import Any
@@ -55,4 +55,4 @@ def audit_attempt(
         "duration_ms": round((time.monotonic() - started) * 1000),
         **fields,
     }
-    audit_log.info(json.dumps(record, sort_keys=True, separators=(",", ":")))
+    audit_log.info("privacy_command", extra=record)

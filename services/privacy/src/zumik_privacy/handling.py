@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from faststream.rabbit import RabbitMessage
 from zumik_contracts.privacy import PrivacyResult
+from zumik_observability.logs import bind
 
 from zumik_privacy.audit import audit_attempt, audit_result
 from zumik_privacy.commands import BadCommand, parse_command, read_identity
@@ -102,6 +103,12 @@ class CommandHandler:
         self._retry = retry
 
     async def handle(self, message: RabbitMessage) -> None:
+        """Every line logged meanwhile names the command's request, type and project."""
+        request_id, command_type, project_id = read_identity(message.body)
+        with bind(request_id=request_id, command_type=command_type, project_id=project_id):
+            await self._handle(message)
+
+    async def _handle(self, message: RabbitMessage) -> None:
         started = time.monotonic()
         attempt = delivery_count(message) + 1
         try:

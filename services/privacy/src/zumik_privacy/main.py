@@ -10,6 +10,8 @@ import sys
 
 import uvloop
 from pydantic import ValidationError
+from zumik_observability.logs import configure_logging
+from zumik_observability.tracing import configure_tracing, instrument_pymongo
 
 from zumik_privacy.app import build_privacy
 from zumik_privacy.settings import get_settings
@@ -18,7 +20,9 @@ log = logging.getLogger("zumik_privacy")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("zumik-privacy")
+    configure_tracing("zumik-privacy")
+    instrument_pymongo()
     try:
         settings = get_settings()
     except ValidationError as error:
@@ -27,7 +31,9 @@ def main() -> None:
             where = ".".join(str(part) for part in problem["loc"]).upper() or "settings"
             log.error("invalid configuration: %s: %s", where, problem["msg"])
         sys.exit(2)
-    uvloop.run(build_privacy(settings).app.run())
+    service = build_privacy(settings)
+    service.expose_health(settings.privacy_health_host, settings.privacy_health_port)
+    uvloop.run(service.app.run())
 
 
 if __name__ == "__main__":

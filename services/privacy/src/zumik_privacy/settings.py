@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="How often expired exports are deleted."
     )
 
+    privacy_health_host: str = Field(
+        default="127.0.0.1", description="Where /healthz, /readyz and /metrics listen."
+    )
+    privacy_health_port: int = Field(default=8002, ge=0, le=65535)
+
     privacy_claim_lease_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -20,6 +20,8 @@ from faststream.rabbit import RabbitBroker
 from zumik_contracts.events import EVENT_TYPES, SCHEMA_VERSION_HEADER, OutboxEntry, TicketEvent
 from zumik_contracts.topology import support_exchange
 from zumik_messaging.broker import PUBLISH_TIMEOUT_SECONDS
+from zumik_observability import tracing
+from zumik_observability.logs import bind
 
 log = logging.getLogger("zumik_api.events")
 
@@ -74,13 +76,36 @@ class EventPublisher:
         await self.broker.stop()
 
     async def publish(self, entry: OutboxEntry) -> None:
-        """Publish one outbox entry and wait for RabbitMQ's confirm."""
+        """Publish one outbox entry and wait for RabbitMQ's confirm, in a span that continues
+        the trace of the request that caused the event (its `traceparent`, stored with it), and
+        whose own context travels on as the message's `traceparent`."""
+        event = entry.event
+        attributes = {
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "publish",
+            "messaging.destination.name": support_exchange.name,
+            "messaging.rabbitmq.destination.routing_key": event.type,
+            "messaging.message.id": event.id,
+            "zumik.ticket_id": event.data.ticket_id,
+        }
+        with (
+            bind(event_id=event.id, ticket_id=event.data.ticket_id, project_id=event.project_id),
+            tracing.continued_span(
+                entry.traceparent,
+                f"{support_exchange.name}.{event.type} publish",
+                kind=tracing.SpanKind.PRODUCER,
+                attributes=attributes,
+            ),
+        ):
+            await self._publish(entry, tracing.current_traceparent() or entry.traceparent)
+
+    async def _publish(self, entry: OutboxEntry, traceparent: str | None) -> None:
         if self._exchange is None:
             raise RuntimeError("connect() first")
         event = entry.event
         headers: HeadersType = {SCHEMA_VERSION_HEADER: event.schema_version}
-        if entry.traceparent is not None:
-            headers[TRACEPARENT_HEADER] = entry.traceparent
+        if traceparent is not None:
+            headers[TRACEPARENT_HEADER] = traceparent
         message = aio_pika.Message(
             event.model_dump_json().encode(),
             message_id=event.id,

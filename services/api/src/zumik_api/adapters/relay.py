@@ -367,6 +367,17 @@ class OutboxRelay:
                 swept.found += 1
         return swept
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        """The events this process knows are waiting to be published (notified, or to retry),
+        and when the oldest of them occurred."""
+        waiting = [
+            entry.event.occurred_at
+            for outbox in (*self._ready.values(), *self._retry.values())
+            for entry in outbox
+            if not self._ledger.published_here(entry)
+        ]
+        return len(waiting), min(waiting, default=None)
+
     async def _watch_connection(self) -> None:
         """Keep `broker_connected` current (the composition root connects the broker, and the
         connection reconnects, on another node if need be, by itself): pause when it is lost,

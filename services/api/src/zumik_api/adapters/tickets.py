@@ -31,6 +31,7 @@ from zumik_api.service.ports import (
 
 Committed = Callable[[str, list[OutboxEntry]], None]
 TraceContext = Callable[[], str | None]
+Recorded = Callable[[list[TicketEvent]], None]
 
 _DOMAIN_FIELDS = tuple(f.name for f in fields(Ticket) if f.init)
 
@@ -43,12 +44,18 @@ def no_trace() -> str | None:
     return None
 
 
+def not_counted(_: list[TicketEvent]) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Outboxing:
-    """How events enter the outbox: with the request's trace context, text only if wanted."""
+    """How events enter the outbox: with the request's trace context, text only if wanted;
+    `recorded` hears of the events a write stored (metrics)."""
 
     include_text: bool = False
     traceparent: TraceContext = no_trace
+    recorded: Recorded = not_counted
 
     def entries(self, events: list[TicketEvent]) -> list[OutboxEntry]:
         traceparent = self.traceparent()
@@ -84,6 +91,8 @@ class TicketWork:
             )
         except LeaseLost:  # a newer holder took the ticket over: nothing was written
             raise TicketBusy(ticket.id) from None
+        if new_events:
+            self._outboxing.recorded(ticket.new_events)
         ticket.mark_saved()
         if new_events:
             self._on_committed(ticket.id, outbox)
@@ -109,6 +118,7 @@ class StoredTickets:
             await self._store.insert(ticket, outbox)
         except DuplicateKeyError:
             raise AlreadyStored(ticket.id) from None
+        self._outboxing.recorded(ticket.new_events)
         ticket.mark_saved()
         self._on_committed(ticket.id, outbox)
 

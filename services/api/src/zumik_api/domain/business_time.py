@@ -3,7 +3,9 @@
 The SLA policy that uses it (which tier gets how long) is in `sla.py`.
 
 A :class:`BusinessCalendar` describes when support is "open": an IANA time zone, weekly
-opening hours (zero or more intervals per weekday) and holidays (whole local dates closed).
+opening hours (zero or more intervals per weekday) and holidays (whole local dates closed):
+dates listed one by one, and/or a country's public holidays (the ``holidays`` package, a pure
+table of rules: ``country:FR``, ``country:US-CA`` for a subdivision).
 
 Semantic choices (relied on by the SLA code and pinned by the unit tests):
 
@@ -25,10 +27,12 @@ Semantic choices (relied on by the SLA code and pinned by the unit tests):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as public_holidays
 
 Interval = tuple[time, time]
 DayHours = tuple[Interval, ...]
@@ -51,6 +55,7 @@ _CACHE_LIMIT = 20_000
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_COUNTRY_RE = re.compile(r"country:([A-Za-z]{2,3})(?:-([A-Za-z0-9]{1,4}))?")
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class BusinessCalendar:
     timezone: str = "UTC"
     weekly_hours: WeeklyHours = DEFAULT_WEEKLY_HOURS
     holidays: frozenset[date] = frozenset()
+    # Public holidays by rule (e.g. a country's), beside the dates listed in `holidays`.
+    public: tuple[PublicHolidays, ...] = ()
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _cache: dict[date, tuple[UtcInterval, ...]] = field(init=False, repr=False, compare=False)
     _has_hours: bool = field(init=False, repr=False, compare=False)
@@ -79,13 +86,17 @@ class BusinessCalendar:
         ``weekly_hours``: ``"mon-fri 09:00-17:00"``,
         ``"mon-thu 08:00-12:00,13:00-17:00; fri 08:00-12:00"``, ``"mon-sun 00:00-24:00"``.
         Days not mentioned are closed; a day may be mentioned only once.
-        ``holidays``: ``"2026-12-25,2027-01-01"`` (empty string: none).
+        ``holidays``: ``"2026-12-25,2027-01-01"`` (empty string: none), and/or a country's
+        public holidays, ``"country:FR"`` or with a subdivision ``"country:US-CA"``:
+        ``"country:DE-BY,2026-12-24"``.
         Raises ``ValueError`` with a descriptive message on malformed input.
         """
+        dates, public = _parse_holidays(holidays)
         return cls(
             timezone=timezone.strip(),
             weekly_hours=_parse_weekly_hours(weekly_hours),
-            holidays=_parse_holidays(holidays),
+            holidays=dates,
+            public=public,
         )
 
     def add_business_time(self, start: datetime, duration: timedelta) -> datetime:
@@ -167,7 +178,7 @@ class BusinessCalendar:
         return cached
 
     def _compute_day_intervals(self, day: date) -> tuple[UtcInterval, ...]:
-        if day in self.holidays:
+        if day in self.holidays or any(day in rules for rules in self.public):
             return ()
         result: list[UtcInterval] = []
         for start, end in self.weekly_hours[day.weekday()]:
@@ -324,11 +335,41 @@ def _parse_time(text: str, *, allow_24: bool) -> time:
     return time(hour, minute)
 
 
-def _parse_holidays(text: str) -> frozenset[date]:
+@dataclass(frozen=True)
+class PublicHolidays:
+    """A country's (or subdivision's) public holidays, for any year: `day in rules`."""
+
+    country: str
+    subdivision: str | None = None
+    _days: Container[date] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            days = public_holidays.country_holidays(self.country, subdiv=self.subdivision)
+        except NotImplementedError:
+            raise ValueError(
+                f"no public holidays known for {self.country!r}"
+                + (f" subdivision {self.subdivision!r}" if self.subdivision else "")
+            ) from None
+        object.__setattr__(self, "_days", days)
+
+    def __contains__(self, day: object) -> bool:
+        return day in self._days
+
+
+def _parse_holidays(text: str) -> tuple[frozenset[date], tuple[PublicHolidays, ...]]:
     holidays: set[date] = set()
+    public: list[PublicHolidays] = []
     # Empty items are tolerated so that "" and a trailing comma both work.
     for item in (part.strip() for part in text.split(",")):
         if not item:
+            continue
+        if item.lower().startswith("country:"):
+            match = _COUNTRY_RE.fullmatch(item)
+            if match is None:
+                raise ValueError(f"bad holiday {item!r}; expected country:CC or country:CC-SUB")
+            country, subdivision = match.group(1).upper(), match.group(2)
+            public.append(PublicHolidays(country, subdivision.upper() if subdivision else None))
             continue
         if _DATE_RE.fullmatch(item) is None:
             raise ValueError(f"bad holiday {item!r}; expected YYYY-MM-DD")
@@ -336,4 +377,4 @@ def _parse_holidays(text: str) -> frozenset[date]:
             holidays.add(date.fromisoformat(item))
         except ValueError:
             raise ValueError(f"bad holiday {item!r}; not a valid date") from None
-    return frozenset(holidays)
+    return frozenset(holidays), tuple(public)

@@ -6,9 +6,11 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from fastapi import FastAPI
+from zumik_observability.metrics import new_registry
 
-from zumik_api.http import console, files, health, staff, tickets
-from zumik_api.http.errors import install_error_handlers, openapi_without_422
+from zumik_api.http import console, files, health, metrics, openapi, staff, tickets
+from zumik_api.http.errors import install_error_handlers
+from zumik_api.http.metrics import HttpMetrics
 from zumik_api.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 
 DESCRIPTION = """
@@ -31,6 +33,7 @@ def http_app(
         version="2.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
     )
     app.include_router(tickets.router)
     app.include_router(staff.router)
@@ -39,13 +42,15 @@ def http_app(
     app.include_router(console.router)
     app.include_router(console.static_router(console_dir))
     app.include_router(health.router)
+    app.include_router(metrics.router)
     install_error_handlers(app)
-    app.openapi = lambda: openapi_without_422(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
+    app.state.metrics_registry = new_registry()
     uploads = max_file_bytes + files.UPLOAD_OVERHEAD_BYTES
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=max_request_bytes,
         overrides=[(path, uploads) for path in files.UPLOAD_PATHS],
     )
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, metrics=HttpMetrics(app.state.metrics_registry))
     return app

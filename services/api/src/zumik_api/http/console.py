@@ -11,7 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Request, Response
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic.config import JsonDict
 from zumik_contracts.console import CSRF_HEADER, SESSION_COOKIE, ConsoleSession
 
 from zumik_api.http.deps import (
@@ -22,6 +23,7 @@ from zumik_api.http.deps import (
     unauthorized,
 )
 from zumik_api.http.errors import COMMON_ERRORS, ApiError, described
+from zumik_api.http.schemas import Email
 from zumik_api.service.console import SignedIn, SignInRefused
 
 router = APIRouter(prefix="/v2/console", tags=["console"])
@@ -42,14 +44,33 @@ SECURITY_HEADERS = {
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
+_CREDENTIALS = ("api_key", "staff_token", "link_token")
+
+
+def _only(credential: str, *also: str) -> JsonDict:
+    """The schema of a sign-in with `credential` (and `also`), and no other credential."""
+    return {
+        "required": [credential, *also],
+        "properties": {
+            name: {"type": "string" if name in (credential, *also) else "null"}
+            for name in (*_CREDENTIALS, *also)
+        },
+    }
+
+
 class SignIn(BaseModel):
     """One of: an API key with the signing-in person's email, a staff token, or a sign-in
     link's token."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [_only("api_key", "email"), _only("staff_token"), _only("link_token")]
+        },
+    )
 
     api_key: Secret | None = None
-    email: Annotated[EmailStr, Field(max_length=254)] | None = None
+    email: Email | None = None
     staff_token: Secret | None = None
     link_token: Secret | None = None
 
@@ -66,6 +87,7 @@ SIGN_IN_ERRORS = {
     response_model=ConsoleSession,
     responses=SIGN_IN_ERRORS,
     summary="Sign in to the console",
+    operation_id="createConsoleSession",
     description="Exchanges a credential for a session cookie (`zumik_session`: HttpOnly, "
     "SameSite=Strict). The browser never keeps the credential.",
 )
@@ -109,6 +131,7 @@ async def sign_in(
     response_model=ConsoleSession,
     responses=COMMON_ERRORS,
     summary="The signed-in session",
+    operation_id="getConsoleSession",
 )
 async def current_session(
     console: ConsoleDep, token: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None
@@ -124,6 +147,7 @@ async def current_session(
     status_code=204,
     responses={**COMMON_ERRORS, 403: described("The CSRF token is missing or wrong.")},
     summary="Sign out: ends the session on the server",
+    operation_id="deleteConsoleSession",
 )
 async def sign_out(
     request: Request,

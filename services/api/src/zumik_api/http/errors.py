@@ -1,10 +1,10 @@
 """The one error envelope, `{"error": {type, code, message, param}}`, for every failure."""
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from zumik_contracts.errors import ErrorDetail, ErrorResponse, ErrorType
@@ -15,6 +15,49 @@ from zumik_api.service.ports import FileRefused, FileTooLarge, StorageFull, Tick
 from zumik_api.service.tickets import ProjectGone
 
 VALIDATION_STATUS = 400
+
+# Every `code` an error response can carry, by status (the OpenAPI document enumerates them).
+ERROR_CODES: dict[str, tuple[str, ...]] = {
+    "400": (
+        "parameter_invalid",
+        "parameter_missing",
+        "parameter_unknown",
+        "invalid_json",
+        "idempotency_key_reused",
+        "invalid_content_type",
+        "invalid_multipart",
+        "resource_missing",
+        "file_type_not_allowed",
+        "invalid_har",
+        "http_error",
+    ),
+    "401": (
+        "missing_api_key",
+        "malformed_api_key",
+        "invalid_api_key",
+        "missing_staff_token",
+        "invalid_staff_token",
+        "not_signed_in",
+        "session_expired",
+        "wrong_session",
+        "invalid_sign_in_link",
+    ),
+    "403": ("csrf_token_invalid",),
+    "404": ("resource_missing", "route_not_found"),
+    "405": ("method_not_allowed",),
+    "409": (
+        "ticket_closed",
+        "thread_too_long",
+        "ticket_too_large",
+        "ticket_busy",
+        "idempotency_key_in_use",
+        "file_already_attached",
+    ),
+    "413": ("request_too_large", "file_too_large", "storage_quota_exceeded"),
+    "429": ("rate_limit_exceeded", "too_many_failed_attempts"),
+    "500": ("internal_error",),
+    "503": ("service_unavailable",),
+}
 
 
 class ApiError(Exception):
@@ -110,22 +153,18 @@ _HTTP_ERRORS: dict[int, tuple[ErrorType, str, str]] = {
 }
 
 
-def openapi_without_422(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, minus FastAPI's default 422: validation errors here are 400s."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            description=app.description,
-            routes=app.routes,
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the API documents at this request's path, for a 405's `Allow` (Starlette
+    names only those of the first route whose path matched)."""
+    path = request.scope["path"]
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = "".join(
+            "[^/]+" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^/}]+\})", template)
         )
-        for operations in schema["paths"].values():
-            for operation in operations.values():
-                operation.get("responses", {}).pop("422", None)
-        for unused in ("HTTPValidationError", "ValidationError"):
-            schema.get("components", {}).get("schemas", {}).pop(unused, None)
-        app.openapi_schema = schema
-    return app.openapi_schema
+        if re.fullmatch(pattern, path):
+            return sorted(method.upper() for method in operations)
+    return []
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -240,11 +279,14 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         type_, code, message = _HTTP_ERRORS.get(
             exc.status_code, ("invalid_request_error", "http_error", str(exc.detail))
         )
-        return error_response(ApiError(exc.status_code, type_, code, message))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (documented := allowed_methods(request)):
+            headers["Allow"] = ", ".join(documented)
+        return error_response(ApiError(exc.status_code, type_, code, message, headers=headers))
 
 
 def _megabytes(size: int) -> str:

@@ -26,7 +26,7 @@ class Readiness(Protocol):
     def outbox_status(self) -> dict[str, Any]: ...
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get("/healthz", summary="Liveness: the process answers", operation_id="getLiveness")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -37,7 +37,17 @@ async def healthz() -> dict[str, str]:
     description="200 while MongoDB answers: `status` is `ready`, or `degraded` while RabbitMQ "
     "is unreachable and ticket events are held in the outbox (requests still succeed). 503 "
     "(`unavailable`) when MongoDB does not answer.",
-    responses={503: {"description": "MongoDB is unreachable."}},
+    operation_id="getReadiness",
+    responses={
+        200: {
+            "description": "MongoDB answers; `?verbose`: the same as lines of text.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        503: {
+            "description": "MongoDB is unreachable.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+    },
 )
 async def readyz(
     request: Request,

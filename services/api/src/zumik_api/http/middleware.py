@@ -1,46 +1,81 @@
-"""ASGI middleware: a request id on every response, and a cap on request body size."""
+"""ASGI middleware: a request id on every response (and on every log line of the request), the
+request's access line and metrics, and a cap on request body size."""
 
 import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from zumik_observability.logs import bind
+
+from zumik_api.http.metrics import HttpMetrics
 
 REQUEST_ID_HEADER = "Request-Id"
 # Where a request's handling leaves headers for its response (`request.state.response_headers`).
 RESPONSE_HEADERS = "response_headers"
+# An incoming Request-Id is kept when it looks like an id (a caller's own, or a proxy's);
+# anything else gets a new one.
+INCOMING_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+UNMATCHED_ROUTE = "unmatched"
 
 log = logging.getLogger("zumik_api")
+access_log = logging.getLogger("zumik_api.access")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The caller's `Request-Id` when it is a plausible id, else a new `req_...`."""
+    for name, value in scope["headers"]:
+        if name == b"request-id":
+            text: str = bytes(value).decode("latin-1")
+            if INCOMING_REQUEST_ID.fullmatch(text):
+                return text
+            break
+    return "req_" + secrets.token_hex(12)
+
+
+def route_of(scope: Scope) -> str:
+    """The matched route's template (`/v2/support/tickets/{ticket_id}`): never the raw path, so
+    labels stay few and no client text reaches them."""
+    path: object = getattr(scope.get("route"), "path", None)
+    return str(path) if isinstance(path, str) else UNMATCHED_ROUTE
 
 
 class RequestIdMiddleware:
-    """Adds `Request-Id` to every response, errors included, and exposes it as scope state.
+    """Adds `Request-Id` to every response, errors included, and exposes it as scope state;
+    an incoming `Request-Id` that looks like an id is kept. Every line logged while the request
+    runs carries it (`request_id`), and so does the access line logged when it ends, with the
+    route, the status and the duration, which also go to the HTTP metrics.
 
     It also turns an unhandled exception into the 500 error envelope here, inside the request
     id, rather than in Starlette's outermost error middleware, which would lose the header.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = "req_" + secrets.token_hex(12)
+        request_id = request_id_of(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
 
         started = False
+        status = 500
+        began = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID_HEADER] = request_id
                 # Headers a dependency decided on (rate limits), whatever the route returned.
@@ -48,15 +83,41 @@ class RequestIdMiddleware:
                     headers.setdefault(name, value)
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception as error:
-            # The exception's type only: its text may quote request data.
-            # The path quoted (repr): a client controls it, and must not forge log lines.
-            log.error("unhandled %s on %s %r", type(error).__name__, scope["method"], scope["path"])
-            if started:
-                raise
-            await send_json(send_with_id, 500, _INTERNAL_ERROR)
+        with bind(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as error:
+                # The exception's type only: its text may quote request data. The route is a
+                # template; the path is the client's text, escaped by the JSON log line.
+                log.error(
+                    "unhandled %s on %s %s",
+                    type(error).__name__,
+                    scope["method"],
+                    route_of(scope),
+                    extra={"path": scope["path"][:256]},
+                )
+                if started:
+                    raise
+                await send_json(send_with_id, 500, _INTERNAL_ERROR)
+            finally:
+                self._observe(scope, status, time.perf_counter() - began)
+
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        route = route_of(scope)
+        if self.metrics is not None:
+            self.metrics.observe(scope["method"], route, status, seconds)
+        access_log.info(
+            "%s %s %d",
+            scope["method"],
+            route,
+            status,
+            extra={
+                "method": scope["method"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            },
+        )
 
 
 class RequestTooLarge(HTTPException):

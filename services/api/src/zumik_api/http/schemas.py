@@ -12,6 +12,10 @@ MAX_BODY = 20_000
 MAX_BODY_BYTES = 64 * 1024
 
 
+# What the OpenAPI document says of text fields: no NUL, and some non-blank character.
+TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
 def _no_nul(text: str) -> str:
     if "\x00" in text:
         raise ValueError("text must not contain NUL characters")
@@ -27,16 +31,28 @@ def _bounded_bytes(text: str) -> str:
     return text
 
 
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text must not be blank")
+    return text
+
+
+# The length is checked as sent, then the subject is stripped: what the schema says is exactly
+# what is accepted.
 Subject = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT),
+    StringConstraints(min_length=1, max_length=MAX_SUBJECT),
     AfterValidator(_no_nul),
+    AfterValidator(_not_blank),
+    AfterValidator(str.strip),
+    Field(json_schema_extra={"pattern": TEXT_PATTERN}),
 ]
 Body = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_BODY, pattern=r"\S"),
     AfterValidator(_no_nul),
     AfterValidator(_bounded_bytes),
+    Field(json_schema_extra={"pattern": TEXT_PATTERN}),
 ]
 
 
@@ -49,6 +65,10 @@ Attachments = Annotated[
         "belong to one message only.",
     ),
 ]
+# An address whose domain is a special-use name (`.test`, `.local`, `.invalid`, ...) is refused
+# by the email validator; the document says so.
+EMAIL_PATTERN = r"^(?!.*@(?:.*\.)?(?:arpa|invalid|local|localhost|onion|test)\.?$).+@.+$"
+Email = Annotated[EmailStr, Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN})]
 
 
 class _Request(BaseModel):
@@ -59,23 +79,23 @@ class CreateTicket(_Request):
     subject: Subject = Field(examples=["Streaming cuts off mid-response"])
     body: Body = Field(examples=["When I set stream:true the response stops after ~30s."])
     priority: Priority = "normal"
-    contact_email: Annotated[EmailStr, Field(max_length=254)] | None = None
+    contact_email: Email | None = None
     attachments: Attachments = []
 
 
 class Reply(_Request):
-    body: Body
+    body: Body = Field(examples=["It also happens with the Python SDK."])
     attachments: Attachments = []
 
 
 class UpdateTicket(_Request):
-    status: TicketStatus
+    status: TicketStatus = Field(examples=["resolved"])
 
 
 class StaffReply(_Request):
-    body: Body
-    internal: bool = False
-    status: TicketStatus | None = None
+    body: Body = Field(examples=["Thanks, we can reproduce it; a fix is rolling out."])
+    internal: bool = Field(default=False, examples=[False])
+    status: TicketStatus | None = Field(default=None, examples=["pending"])
     attachments: Attachments = []
 
 
@@ -84,4 +104,4 @@ class StaffTicketUpdate(_Request):
 
     priority: Priority | None = None
     status: TicketStatus | None = None
-    assignee: Annotated[EmailStr, Field(max_length=254)] | None = None
+    assignee: Email | None = None

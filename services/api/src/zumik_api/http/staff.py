@@ -28,6 +28,7 @@ UNASSIGNED = "none"
     response_model=StaffQueuePage,
     responses=COMMON_ERRORS,
     summary="Tickets awaiting the team",
+    operation_id="listStaffQueue",
     description="Open tickets, and pending ones where the customer has the last word. "
     "Priority-queue tickets first, then the earliest first-response due time, then the oldest. "
     f"`assignee` takes a team member's email, or `{UNASSIGNED}` for unassigned tickets.",
@@ -73,6 +74,7 @@ async def queue(
     response_model=StaffTicket,
     responses=TICKET_ERRORS,
     summary="A whole ticket, internal notes and history included",
+    operation_id="getStaffTicket",
 )
 async def get_ticket(
     ticket_id: str, tickets: TicketsDep, _: TeamMemberDep, clock: ClockDep
@@ -85,6 +87,7 @@ async def get_ticket(
     response_model=StaffTicket,
     responses=CHANGE_ERRORS,
     summary="Reply as the team, or add an internal note",
+    operation_id="createStaffTicketMessage",
     description="`internal: true` adds a note the customer never sees. The first public reply "
     "sets `first_responded_at`. `status` changes the status in the same call.",
 )
@@ -112,6 +115,7 @@ async def reply(
     response_model=StaffTicket,
     responses=CHANGE_ERRORS,
     summary="Change priority, status or assignee",
+    operation_id="updateStaffTicket",
 )
 async def update(
     ticket_id: str,

@@ -32,7 +32,10 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
         description="Retries with the same key and body within 24 h replay the first response.",
+        examples=["5d1c7a0e-streaming-cutoff"],
     ),
 ]
 
@@ -43,6 +46,7 @@ IdempotencyKey = Annotated[
     response_model=SupportTicket,
     responses=CREATE_ERRORS,
     summary="Open a ticket",
+    operation_id="createTicket",
 )
 async def open_ticket(
     payload: CreateTicket,
@@ -75,6 +79,7 @@ async def open_ticket(
     response_model=SupportTicketList,
     responses=COMMON_ERRORS,
     summary="List tickets, newest first",
+    operation_id="listTickets",
     description="List items carry no thread (`messages`); get a ticket for its messages.",
 )
 async def list_tickets(
@@ -108,7 +113,11 @@ async def list_tickets(
 
 
 @router.get(
-    "/{ticket_id}", response_model=SupportTicket, responses=TICKET_ERRORS, summary="Get a ticket"
+    "/{ticket_id}",
+    response_model=SupportTicket,
+    responses=TICKET_ERRORS,
+    summary="Get a ticket",
+    operation_id="getTicket",
 )
 async def get_ticket(
     ticket_id: str, tickets: TicketsDep, customer: CustomerDep, clock: ClockDep
@@ -122,6 +131,7 @@ async def get_ticket(
     response_model=SupportTicket,
     responses=CHANGE_ERRORS,
     summary="Reply to a ticket",
+    operation_id="createTicketMessage",
     description="Appends a customer message. A pending or resolved ticket reopens.",
 )
 async def reply(
@@ -154,6 +164,7 @@ async def reply(
     response_model=SupportTicket,
     responses=CHANGE_ERRORS,
     summary="Change a ticket's status",
+    operation_id="updateTicket",
 )
 async def update_ticket(
     ticket_id: str,

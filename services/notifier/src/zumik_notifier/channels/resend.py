@@ -1,13 +1,13 @@
 """Resend's HTTP API, as both email channels use it: one POST /emails per attempt."""
 
-import httpx
+import httpx2
 
 from zumik_notifier.channels.result import AttemptResult
 
 
 class ResendClient:
     def __init__(
-        self, http: httpx.AsyncClient, *, base_url: str, api_key: str, sender: str
+        self, http: httpx2.AsyncClient, *, base_url: str, api_key: str, sender: str
     ) -> None:
         self._http = http
         self._url = base_url.rstrip("/") + "/emails"

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import httpx
+import httpx2
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class AttemptResult:
         return cls(skipped=True)
 
     @classmethod
-    def from_response(cls, response: httpx.Response) -> "AttemptResult":
+    def from_response(cls, response: httpx2.Response) -> "AttemptResult":
         return cls(
             status=response.status_code,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
@@ -38,9 +38,9 @@ class AttemptResult:
     @classmethod
     def from_error(cls, error: Exception) -> "AttemptResult":
         # Only the error class: httpx messages carry the URL, which may carry a token.
-        if isinstance(error, httpx.TimeoutException | TimeoutError):
+        if isinstance(error, httpx2.TimeoutException | TimeoutError):
             return cls(error="timeout")
-        if isinstance(error, httpx.TransportError | OSError):
+        if isinstance(error, httpx2.TransportError | OSError):
             return cls(error="connection_error")
         return cls(error=type(error).__name__)
 

@@ -13,7 +13,7 @@ import hmac
 import time
 from collections.abc import Callable
 
-import httpx
+import httpx2
 from zumik_contracts.events import TicketEvent
 from zumik_tickets.reader import LiveTicket, TicketReader
 
@@ -38,7 +38,7 @@ def signed_headers(key: bytes, message_id: str, timestamp: int, body: bytes) -> 
 class OpsWebhookChannel:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         *,
         url: str,
         key: bytes,

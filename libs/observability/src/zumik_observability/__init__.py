@@ -1,0 +1,1 @@
+"""Logs, traces and metrics, done the same way in every Zumik Support process."""
