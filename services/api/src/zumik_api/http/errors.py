@@ -1,11 +1,12 @@
 """The one error envelope, `{"error": {type, code, message, param}}`, for every failure."""
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from zumik_contracts.errors import ErrorDetail, ErrorResponse, ErrorType
 
@@ -167,116 +168,109 @@ def allowed_methods(request: Request) -> list[str]:
     return []
 
 
+def _file_too_large(exc: FileTooLarge) -> ApiError:
+    return ApiError(
+        413,
+        "invalid_request_error",
+        "file_too_large",
+        f"The file is larger than {_megabytes(exc.limit_bytes)} "
+        f"({exc.limit_bytes:,} bytes), the most one file may be. Nothing was stored.",
+        "file",
+    )
+
+
+def _storage_full(exc: StorageFull) -> ApiError:
+    return ApiError(
+        413,
+        "invalid_request_error",
+        "storage_quota_exceeded",
+        "This project's files would take more than its storage quota of "
+        f"{_megabytes(exc.quota_bytes)} ({exc.quota_bytes:,} bytes). Nothing was stored.",
+        "file",
+    )
+
+
+def _project_gone(_: ProjectGone) -> ApiError:
+    # Its keys outlived it, for at most the auth cache's time, while it was being erased.
+    return ApiError(
+        401,
+        "authentication_error",
+        "invalid_api_key",
+        "The API key is not valid.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+RETRY_SOON = {"Retry-After": "1"}
+
+
+def _ticket_busy(_: TicketBusy) -> ApiError:
+    return ApiError(
+        409,
+        "conflict_error",
+        "ticket_busy",
+        "This ticket is being changed by other requests. Please retry in a moment.",
+        headers=RETRY_SOON,
+    )
+
+
+def _key_reused(_: IdempotencyKeyReused) -> ApiError:
+    return ApiError(
+        400,
+        "idempotency_error",
+        "idempotency_key_reused",
+        "This Idempotency-Key was already used with a different request. "
+        "Use a new key for a new request.",
+        "Idempotency-Key",
+    )
+
+
+def _key_in_use(_: IdempotencyKeyInUse) -> ApiError:
+    return ApiError(
+        409,
+        "idempotency_error",
+        "idempotency_key_in_use",
+        "A request with this Idempotency-Key is still being processed. Retry after it completes.",
+        "Idempotency-Key",
+        headers=RETRY_SOON,
+    )
+
+
+# How each failure the service layer raises is answered.
+_ANSWERS: dict[type[Exception], Callable[[Any], ApiError]] = {
+    RequestValidationError: lambda exc: _validation_error(exc),
+    TicketNotFound: lambda _: not_found(),
+    FileNotFound: lambda _: ApiError(
+        404, "not_found_error", "resource_missing", "No such file.", "id"
+    ),
+    UnknownAttachment: lambda exc: ApiError(
+        400, "invalid_request_error", "resource_missing", exc.message, exc.param
+    ),
+    FileRefused: lambda exc: ApiError(400, "invalid_request_error", exc.code, exc.message, "file"),
+    FileTooLarge: _file_too_large,
+    StorageFull: _storage_full,
+    DomainError: lambda exc: ApiError(409, "conflict_error", exc.code, exc.message, exc.param),
+    ProjectGone: _project_gone,
+    TicketBusy: _ticket_busy,
+    IdempotencyKeyReused: _key_reused,
+    IdempotencyKeyInUse: _key_in_use,
+}
+
+
+def _answering(answer: Callable[[Any], ApiError]) -> Callable[[Request, Any], Awaitable[Response]]:
+    async def handle(_: Request, exc: Any) -> Response:
+        return error_response(answer(exc))
+
+    return handle
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(_validation_error(exc))
-
-    @app.exception_handler(TicketNotFound)
-    async def _missing(_: Request, __: TicketNotFound) -> JSONResponse:
-        return error_response(not_found())
-
-    @app.exception_handler(FileNotFound)
-    async def _no_file(_: Request, __: FileNotFound) -> JSONResponse:
-        return error_response(
-            ApiError(404, "not_found_error", "resource_missing", "No such file.", "id")
-        )
-
-    @app.exception_handler(UnknownAttachment)
-    async def _unknown_attachment(_: Request, exc: UnknownAttachment) -> JSONResponse:
-        return error_response(
-            ApiError(400, "invalid_request_error", "resource_missing", exc.message, exc.param)
-        )
-
-    @app.exception_handler(FileRefused)
-    async def _file_refused(_: Request, exc: FileRefused) -> JSONResponse:
-        return error_response(ApiError(400, "invalid_request_error", exc.code, exc.message, "file"))
-
-    @app.exception_handler(FileTooLarge)
-    async def _file_too_large(_: Request, exc: FileTooLarge) -> JSONResponse:
-        return error_response(
-            ApiError(
-                413,
-                "invalid_request_error",
-                "file_too_large",
-                f"The file is larger than {_megabytes(exc.limit_bytes)} "
-                f"({exc.limit_bytes:,} bytes), the most one file may be. Nothing was stored.",
-                "file",
-            )
-        )
-
-    @app.exception_handler(StorageFull)
-    async def _storage_full(_: Request, exc: StorageFull) -> JSONResponse:
-        return error_response(
-            ApiError(
-                413,
-                "invalid_request_error",
-                "storage_quota_exceeded",
-                "This project's files would take more than its storage quota of "
-                f"{_megabytes(exc.quota_bytes)} ({exc.quota_bytes:,} bytes). Nothing was stored.",
-                "file",
-            )
-        )
-
-    @app.exception_handler(DomainError)
-    async def _conflict(_: Request, exc: DomainError) -> JSONResponse:
-        return error_response(ApiError(409, "conflict_error", exc.code, exc.message, exc.param))
-
-    @app.exception_handler(ProjectGone)
-    async def _project_gone(_: Request, __: ProjectGone) -> JSONResponse:
-        # Its keys outlived it, for at most the auth cache's time, while it was being erased.
-        return error_response(
-            ApiError(
-                401,
-                "authentication_error",
-                "invalid_api_key",
-                "The API key is not valid.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        )
-
-    @app.exception_handler(TicketBusy)
-    async def _busy(_: Request, __: TicketBusy) -> JSONResponse:
-        return error_response(
-            ApiError(
-                409,
-                "conflict_error",
-                "ticket_busy",
-                "This ticket is being changed by other requests. Please retry in a moment.",
-                headers={"Retry-After": "1"},
-            )
-        )
-
-    @app.exception_handler(IdempotencyKeyReused)
-    async def _reused(_: Request, __: IdempotencyKeyReused) -> JSONResponse:
-        return error_response(
-            ApiError(
-                400,
-                "idempotency_error",
-                "idempotency_key_reused",
-                "This Idempotency-Key was already used with a different request. "
-                "Use a new key for a new request.",
-                "Idempotency-Key",
-            )
-        )
-
-    @app.exception_handler(IdempotencyKeyInUse)
-    async def _in_use(_: Request, __: IdempotencyKeyInUse) -> JSONResponse:
-        return error_response(
-            ApiError(
-                409,
-                "idempotency_error",
-                "idempotency_key_in_use",
-                "A request with this Idempotency-Key is still being processed. "
-                "Retry after it completes.",
-                "Idempotency-Key",
-                headers={"Retry-After": "1"},
-            )
-        )
+    for failure, answer in _ANSWERS.items():
+        app.add_exception_handler(failure, _answering(answer))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
