@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from zumik_contracts.events import TicketEvent
 from zumik_tickets.reader import LiveTicket, TicketReader
 
+from zumik_notifier.channels.live import live_ticket
 from zumik_notifier.channels.resend import ResendClient
 from zumik_notifier.channels.result import AttemptResult
 from zumik_notifier.projects import ProjectNames
@@ -86,13 +87,9 @@ class ResendEmailChannel:
         self._tickets = tickets
 
     async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
-        message_id = None if event.data.message is None else event.data.message.id
-        try:
-            ticket = await self._tickets.live(event.data.ticket_id, message_id)
-        except Exception as error:  # a store outage is a failed attempt, retried like any other
-            return AttemptResult.from_error(error)
-        if ticket is None:
-            return AttemptResult.nothing_to_send()  # erased: nothing more is sent about it
+        ticket = await live_ticket(self._tickets, event)
+        if isinstance(ticket, AttemptResult):
+            return ticket
         project = await self._project_names.name_of(event.project_id)
         content = render_email(event, project, ticket)
         return await self._resend.send(

@@ -17,6 +17,7 @@ import httpx2
 from zumik_contracts.events import TicketEvent
 from zumik_tickets.reader import LiveTicket, TicketReader
 
+from zumik_notifier.channels.live import live_ticket
 from zumik_notifier.channels.result import AttemptResult
 
 
@@ -52,13 +53,9 @@ class OpsWebhookChannel:
         self._clock = clock
 
     async def send(self, event: TicketEvent, body: bytes) -> AttemptResult:
-        message_id = None if event.data.message is None else event.data.message.id
-        try:
-            ticket = await self._tickets.live(event.data.ticket_id, message_id)
-        except Exception as error:  # a store outage is a failed attempt, retried like any other
-            return AttemptResult.from_error(error)
-        if ticket is None:
-            return AttemptResult.nothing_to_send()  # erased: nothing more is sent about it
+        ticket = await live_ticket(self._tickets, event)
+        if isinstance(ticket, AttemptResult):
+            return ticket
         payload = with_text(event, ticket).model_dump_json().encode()
         headers = signed_headers(self._key, event.id, int(self._clock()), payload)
         try:
