@@ -1,13 +1,23 @@
-"""Issue 2: the tickets API under wrk, beside the same store operation done with the driver.
+"""Issue 2: the tickets API under wrk, beside the same store operation done with the driver;
+issue 11: create and get with the rate limits on (quotas far above the load) against off.
 
 Create runs in fresh databases (API and driver both start from an empty `tickets`); besides
 the raw insert (the target's baseline), the driver also runs every store operation a create
 causes, relay included, to show how much of the API's time is the store's. Get, reply and list
 run in one database holding a 100-ticket project and a 10,000-ticket project, both loaded
-before anything is measured: on FerretDB every query's cost follows the collection's size, so
+before anything is measured: on FerretDB a query's cost may follow the collection's size, so
 only this way does the list ratio isolate how the cost grows with a project's size. There the
 driver runs too while the API server is up (its relay sweeping, as in production), and the
 relay's backlog is drained between runs that write events.
+
+Rate limits (issue 11): two API processes up side by side, one with its rate limits on
+(`RATE_LIMIT_*` far above the load, as in every other run here) and one with
+`RATE_LIMITS_ENABLED=false`; LIMIT_PAIRS pairs of wrk runs, one against each, alternating which
+goes first. The two runs of a pair are seconds apart, so the machine's drift (a fifth or more
+within minutes here) cancels in their ratio; the median pair's ratio is the figure. Create gives
+each process a database of its own, empty at the start, and drains the relay's backlog after
+each run; get shares the read database. Each process is asked first whether it sends the
+`RateLimit` headers, so a switch that did not take is reported (NOT MEASURED), not measured.
 """
 
 import json
@@ -15,9 +25,11 @@ import logging
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_accounts.credentials import hash_secret
 from zumik_api.adapters.tickets import ticket_from
@@ -38,6 +50,7 @@ from zumik_tickets.documents import (
 from zumik_tickets.outbox import ack_document
 from zumik_tickets.store import page_query
 
+from benchmarks import docs
 from benchmarks.broker import sink_queue
 from benchmarks.common import (
     Services,
@@ -81,8 +94,18 @@ READ_CONNECTIONS = 4
 LIST_CONNECTIONS = 1
 WRK = WrkPlan(seconds=SECONDS, threads=2, connections=CONCURRENCY, timeout_s=60.0)
 CREATE_RATIO_TARGET = 0.5
-CREATE_ROUNDS = 3
 LIST_RATIO_TARGET = 1.5
+CREATE_ROUNDS = 3
+# Pairs of runs, one with the rate limits on and one with them off, for create and for get.
+LIMIT_PAIRS = 7
+LIMITS_TARGET = 0.9  # throughput with the limits on, at least this share of without them
+
+# The API figures of the run docs/benchmarks.md held before this code (commit 3ea5585, run
+# 2026-11-27 03:33 UTC, load average 1.10 at its start): earlier code (before the rate limits,
+# the fenced writes and FerretDB's pushdown build) on a quieter machine, so not a side-by-side
+# figure; quoted so that this run's can be set beside them.
+PREVIOUS_RUN = "2026-11-27 03:33 UTC"
+PREVIOUS_API = {"create": (573.0, 42.0), "get": (898.2, 10.6), "reply": (112.9, 118.7)}
 
 
 @dataclass(frozen=True)
@@ -215,6 +238,120 @@ async def measure_create(services: Services, amqp_url: str, section: Section) ->
         Comparison("create", api, driver, WRK),
         Comparison("create vs its whole store work", api, store_work, WRK),
     ]
+
+
+# -- rate limits on and off (issue 11) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiRun:
+    """One API run: its figures, whether that API process sent the `RateLimit` headers, and
+    the relay's backlog after it (what was left, and how long the wait took)."""
+
+    result: LoadResult
+    limited: bool
+    left: int = 0
+    drained_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class LimitSide:
+    """One of the two API processes: its rate limits on or off, what wrk sends it, a GET that
+    tells whether it sends the `RateLimit` headers, and its database when its relay's backlog
+    is to be drained after each run."""
+
+    enabled: bool
+    base_url: str
+    request: WrkRequest
+    probe: WrkRequest
+    db: AsyncDatabase[Document] | None = None
+
+
+@dataclass(frozen=True)
+class LimitRuns:
+    """One operation's API runs with the rate limits on and off, pair by pair."""
+
+    operation: str
+    plan: WrkPlan
+    on: list[ApiRun]
+    off: list[ApiRun]
+
+    @staticmethod
+    def median_rate(runs: Sequence[ApiRun]) -> float:
+        return statistics.median(r.result.rate for r in runs)
+
+    @property
+    def paired(self) -> list[float]:
+        """Each pair's throughput with the limits on over off (the two runs seconds apart)."""
+        return [ratio(a.result.rate, b.result.rate) for a, b in zip(self.on, self.off, strict=True)]
+
+    @property
+    def ratio(self) -> float:
+        """The median pair's ratio: the machine's drift cancels within a pair."""
+        return statistics.median(self.paired)
+
+    @property
+    def switched(self) -> bool:
+        """Every API with limits on sent the headers, and none with them off did."""
+        return all(r.limited for r in self.on) and not any(r.limited for r in self.off)
+
+
+def limits_order(pair: int) -> tuple[bool, bool]:
+    """Which API goes first in a pair: limits on in even pairs, off in odd ones."""
+    return (True, False) if pair % 2 == 0 else (False, True)
+
+
+async def sends_rate_limit_headers(base_url: str, request: WrkRequest) -> bool:
+    """Whether the API answers a GET of `request`'s first path with the `RateLimit` headers."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
+        response = await client.get(request.paths[0], headers=request.headers)
+    return "RateLimit" in response.headers
+
+
+async def alternate_limits(operation: str, plan: WrkPlan, sides: list[LimitSide]) -> LimitRuns:
+    """LIMIT_PAIRS pairs of wrk runs, one against each side, in limits_order."""
+    by_enabled = {side.enabled: side for side in sides}
+    limited = {s.enabled: await sends_rate_limit_headers(s.base_url, s.probe) for s in sides}
+    runs: dict[bool, list[ApiRun]] = {True: [], False: []}
+    for pair in range(LIMIT_PAIRS):
+        for enabled in limits_order(pair):
+            side = by_enabled[enabled]
+            label = f"{operation}, rate limits {'on' if enabled else 'off'}"
+            result = await run_wrk(label, side.base_url, side.request, plan)
+            started = time.monotonic()
+            left = 0 if side.db is None else await wait_for_outbox(side.db)
+            runs[enabled].append(ApiRun(result, limited[enabled], left, time.monotonic() - started))
+    return LimitRuns(operation, plan, runs[True], runs[False])
+
+
+def list_probe(project: SeedProject) -> WrkRequest:
+    return WrkRequest("GET", ["/v2/support/tickets?limit=1"], auth(project))
+
+
+async def create_limits(services: Services, amqp_url: str) -> LimitRuns:
+    """Create against two API processes up side by side, one with its rate limits on and one
+    with them off, each on a database of its own (empty at the start)."""
+    async with (
+        bench_database(services, "api_limits_on") as on_db,
+        bench_database(services, "api_limits_off") as off_db,
+    ):
+        on_project = await create_project(on_db.db, "bench create", "enterprise")
+        off_project = await create_project(off_db.db, "bench create", "enterprise")
+        async with (
+            api_server(services, on_db.url, amqp_url, name="api_limits_on") as on_url,
+            api_server(
+                services, off_db.url, amqp_url, rate_limits=False, name="api_limits_off"
+            ) as off_url,
+        ):
+            sides = [
+                LimitSide(
+                    True, on_url, create_request(on_project), list_probe(on_project), on_db.db
+                ),
+                LimitSide(
+                    False, off_url, create_request(off_project), list_probe(off_project), off_db.db
+                ),
+            ]
+            return await alternate_limits("create", WRK, sides)
 
 
 # -- get, reply, list -------------------------------------------------------------------------
@@ -357,13 +494,31 @@ class Alone:
         }
 
 
-async def measure_reads(services: Services, amqp_url: str, section: Section) -> list[Comparison]:
+async def measure_reads(
+    services: Services, amqp_url: str, section: Section
+) -> tuple[list[Comparison], LimitRuns]:
     async with bench_database(services, "api") as bench:
         small, large, ticket_ids = await seed_projects(bench.db)
         alone = await calibrate(bench.db, small, large, ticket_ids, section)
         cases = read_cases(bench.db, small, large, ticket_ids, alone.plans())
         async with api_server(services, bench.url, amqp_url) as base_url:
-            return [await measure_case(case, base_url, bench.db) for case in cases]
+            comparisons = [await measure_case(case, base_url, bench.db) for case in cases]
+        get = next(case for case in cases if case.name == "get")
+        return comparisons, await get_limits(services, amqp_url, bench.url, get)
+
+
+async def get_limits(services: Services, amqp_url: str, url: str, get: Case) -> LimitRuns:
+    """The get against two API processes up side by side on the same database, one with its
+    rate limits on and one with them off."""
+    async with (
+        api_server(services, url, amqp_url, name="api_limits_on") as on_url,
+        api_server(services, url, amqp_url, rate_limits=False, name="api_limits_off") as off_url,
+    ):
+        sides = [
+            LimitSide(True, on_url, get.request, get.request),
+            LimitSide(False, off_url, get.request, get.request),
+        ]
+        return await alternate_limits("get", get.plan, sides)
 
 
 async def calibrate(
@@ -466,10 +621,103 @@ def report(section: Section, comparisons: list[Comparison]) -> None:
         section.note(f"errors (non-2xx or failed operations) in: {', '.join(errors)}.")
 
 
+def limits_rows(runs: LimitRuns) -> list[list[str]]:
+    rows = []
+    for enabled, side in ((True, runs.on), (False, runs.off)):
+        middle = median_run([r.result for r in side])
+        sent = [r.limited for r in side]
+        rows.append(
+            [
+                runs.operation,
+                "on (quotas 10^9 a minute)" if enabled else "off (RATE_LIMITS_ENABLED=false)",
+                f"{runs.plan.connections} x {runs.plan.seconds:.0f} s",
+                fmt(LimitRuns.median_rate(side)),
+                ", ".join(fmt(r.result.rate) for r in side),
+                fmt(middle.p50_ms),
+                fmt(middle.p99_ms),
+                "yes" if all(sent) else "no" if not any(sent) else "mixed",
+                str(sum(r.result.errors for r in side)),
+            ]
+        )
+    return rows
+
+
+def report_limits(section: Section, limits: list[LimitRuns]) -> None:
+    section.table(
+        f"Rate limits on vs off (issue 11): two API processes side by side, {LIMIT_PAIRS} pairs "
+        "of runs alternating which goes first",
+        [
+            "operation",
+            "rate limits",
+            "concurrency x time",
+            "median req/s",
+            "req/s per pair",
+            "p50 ms (median run)",
+            "p99 ms (median run)",
+            "RateLimit headers sent",
+            "errors",
+        ],
+        [row for runs in limits for row in limits_rows(runs)],
+    )
+    switched = all(runs.switched for runs in limits)
+    detail = "; ".join(
+        f"{runs.operation}: {runs.ratio:.0%} of the throughput without them (median of the "
+        f"pairs' ratios; medians {fmt(LimitRuns.median_rate(runs.on))} vs "
+        f"{fmt(LimitRuns.median_rate(runs.off))} req/s)"
+        for runs in limits
+    )
+    section.verdict(
+        f"API create and get throughput with rate limits on within {1 - LIMITS_TARGET:.0%} of "
+        "the same API with them off",
+        all(runs.ratio >= LIMITS_TARGET for runs in limits) if switched else None,
+        detail
+        + ("" if switched else " (an API did not switch its limits as asked: see the table)"),
+    )
+    section.note(
+        "rate limits: one API process with its limits on (every plan's quotas at 10^9 a "
+        "minute, so the limiter counts every request, shares its counts through the store "
+        "every 250 ms and sends its headers, but never refuses) and one with "
+        "`RATE_LIMITS_ENABLED=false` (no limiter in the request path, no sharing task), both "
+        "up throughout; an idle one only wakes its relay. Create: each process on a database "
+        "of its own, empty at the start, its relay's backlog drained after each run; get: both "
+        "on the 10,100-ticket collection of the rows above. Each pair's ratio, on over off: "
+        + "; ".join(
+            f"{runs.operation} " + ", ".join(fmt_ratio(r) for r in runs.paired) for runs in limits
+        )
+        + ". Events the relays had left unpublished after the runs: "
+        + f"{sum(r.left for runs in limits for r in (*runs.on, *runs.off))}."
+    )
+
+
+def note_previous(section: Section, comparisons: list[Comparison]) -> None:
+    by_name = {c.operation: c for c in comparisons}
+    parts = []
+    for name, (rate, p99) in PREVIOUS_API.items():
+        now = by_name[name].api
+        parts.append(
+            f"{name} {fmt(now.rate)} req/s, p99 {fmt(now.p99_ms)} ms (previous run: {fmt(rate)} "
+            f"req/s, p99 {fmt(p99)} ms; {fmt_ratio(ratio(now.rate, rate))} of its throughput)"
+        )
+    section.note(
+        "get, create and reply against the previous run (issues 10 and 12: unchanged within "
+        f"noise). This run: {'; '.join(parts)}. The previous run ({PREVIOUS_RUN}, the figures "
+        "docs/benchmarks.md held before this code) measured earlier code (before the rate "
+        "limits, the fenced writes and FerretDB's pushdown build) on a machine with a load "
+        "average of 1.10 at its start: it was not measured side by side with this one, so the "
+        "difference includes the code, the store's build and the machine's load, not the code "
+        "alone; only the figures within this run compare."
+    )
+
+
 async def run(services: Services) -> Section:
-    section = Section("api", "Tickets API v2 (issue 2)")
+    section = Section("api", docs.TITLES["api"])
     async with bench_vhost(services) as amqp_url, sink_queue(amqp_url):
         comparisons = await measure_create(services, amqp_url, section)
-        comparisons += await measure_reads(services, amqp_url, section)
+        limits = [await create_limits(services, amqp_url)]
+        reads, get_limits_runs = await measure_reads(services, amqp_url, section)
+        comparisons += reads
+        limits.append(get_limits_runs)
     report(section, comparisons)
+    report_limits(section, limits)
+    note_previous(section, comparisons)
     return section

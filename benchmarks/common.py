@@ -190,13 +190,18 @@ def child_env(overrides: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def _log_file(log_dir: Path, name: str) -> Path:
+    """`log_dir/<name>.log`, its directory made again if something removed it meanwhile."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return log_dir / f"{name}.log"
+
+
 async def start_process(
     name: str, command: list[str], env: Mapping[str, str], log_dir: Path
 ) -> asyncio.subprocess.Process:
     """Start a service with its output in `log_dir/<name>.log`, in a directory of its own (so
     no developer `.env` file is read)."""
-    log_path = log_dir / f"{name}.log"
-    with log_path.open("ab") as log_file:
+    with _log_file(log_dir, name).open("ab") as log_file:
         return await asyncio.create_subprocess_exec(
             *command,
             env=child_env(env),
@@ -250,11 +255,26 @@ async def wait_until(
     raise ServiceFailed(f"{what} not ready after {within_s:.0f} s:\n{log_tail(log_dir, what)}")
 
 
+def service_log(services: Services, name: str) -> Path:
+    """Where `start_process(name, ...)` writes the service's output."""
+    return services.log_dir / f"{name}.log"
+
+
 @contextlib.asynccontextmanager
 async def api_server(
-    services: Services, mongodb_url: str, amqp_url: str, *, scheduler: bool = False
+    services: Services,
+    mongodb_url: str,
+    amqp_url: str,
+    *,
+    scheduler: bool = False,
+    rate_limits: bool = True,
+    name: str = "api",
 ) -> AsyncIterator[str]:
-    """`zumik-api` on a free loopback port, ready (MongoDB and RabbitMQ reachable); its base URL."""
+    """`zumik-api` on a free loopback port, ready (MongoDB and RabbitMQ reachable); its base URL.
+
+    Its rate limits are on and UNTHROTTLED unless `rate_limits` is False
+    (`RATE_LIMITS_ENABLED=false`: no limiter at all). Its output goes to the log `name`.
+    """
     port = free_port()
     env = {
         "MONGODB_URL": mongodb_url,
@@ -262,9 +282,10 @@ async def api_server(
         "API_HOST": LOOPBACK,
         "API_PORT": str(port),
         "SLA_SCHEDULER_ENABLED": "true" if scheduler else "false",
+        "RATE_LIMITS_ENABLED": "true" if rate_limits else "false",
         **UNTHROTTLED,
     }
-    process = await start_process("api", console_script("zumik-api"), env, services.log_dir)
+    process = await start_process(name, console_script("zumik-api"), env, services.log_dir)
     base_url = f"http://{LOOPBACK}:{port}"
     try:
         async with httpx.AsyncClient(base_url=base_url, timeout=5.0) as client:
@@ -272,7 +293,7 @@ async def api_server(
             async def ready() -> bool:
                 return (await client.get("/readyz")).status_code == 200
 
-            await wait_until(ready, process, what="api", within_s=90, log_dir=services.log_dir)
+            await wait_until(ready, process, what=name, within_s=90, log_dir=services.log_dir)
         yield base_url
     finally:
         await stop_process(process)

@@ -16,7 +16,7 @@ from zumik_accounts.staff import Staff
 from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.domain.tickets import Ticket
 from zumik_contracts.events import OutboxEntry
-from zumik_contracts.tickets import PRIORITIES, Plan
+from zumik_contracts.tickets import PLANS, PRIORITIES, Plan
 from zumik_store.mongo import Document
 from zumik_tickets.documents import ticket_document
 
@@ -29,6 +29,11 @@ BODY = (
     "Request ids are attached below."
 )
 REPLY = "Here is one more request id that failed the same way: req_8f2b41c0. Thanks for looking."
+ANSWER = (
+    "Thanks for the request ids: a proxy cut long-lived streams, and we shipped a fix this "
+    "morning. Streaming should be stable again; reply here if you see it once more."
+)
+BACKLOG_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -102,3 +107,73 @@ async def create_project(db: AsyncDatabase[Document], name: str, plan: Plan) -> 
 async def create_staff_token(db: AsyncDatabase[Document]) -> str:
     issued = await Staff(db).create("bench@zumik.example")
     return issued.token
+
+
+# -- realistic queues and histories ---------------------------------------------------------
+
+
+def settle_sla(ticket: Ticket, now: datetime) -> None:
+    """What earlier scheduler passes left: every warning or breach already due is recorded."""
+    if ticket.sla_warning_at is not None and ticket.sla_warning_at <= now:
+        ticket.sla_warning_emitted = True
+    if ticket.first_response_due_at is not None and ticket.first_response_due_at <= now:
+        ticket.sla_breach_emitted = True
+
+
+def make_due(ticket: Ticket, now: datetime, *, breach: bool) -> None:
+    """Just became due: for a warning (80% used), or for a breach (and its warning)."""
+    if breach:
+        ticket.first_response_due_at = now - timedelta(minutes=1)
+        ticket.sla_warning_at = now - timedelta(hours=1)
+    else:
+        ticket.first_response_due_at = now + timedelta(minutes=30)
+        ticket.sla_warning_at = now - timedelta(minutes=1)
+
+
+def mixed_tickets(
+    projects: list[SeedProject], per_project: int, due: dict[int, bool], now: datetime
+) -> Iterator[Ticket]:
+    rng = random.Random(6)
+    for index in range(len(projects) * per_project):
+        project = projects[index % len(projects)]
+        backlog = rng.random() < BACKLOG_SHARE
+        ago = timedelta(days=rng.uniform(1, 10)) if backlog else timedelta(hours=rng.uniform(0, 2))
+        ticket = open_ticket(project, now, rng, created_ago=ago)
+        if index in due:
+            make_due(ticket, now, breach=due[index])
+        else:
+            settle_sla(ticket, now)
+        yield ticket
+
+
+def sla_timer(ticket: Ticket) -> Document | None:
+    """The ticket's entry in the scheduler's work list, as the ticket service keeps it."""
+    check_at = ticket.next_sla_check
+    if check_at is None:
+        return None
+    return {"_id": ticket.id, "project_id": ticket.project_id, "check_at": check_at}
+
+
+async def create_projects(db: AsyncDatabase[Document], count: int) -> list[SeedProject]:
+    repository = Projects(db)
+    projects: list[SeedProject] = []
+    for start in range(0, count, 50):
+        made = await asyncio.gather(
+            *(
+                repository.create(f"bench project {i}", PLANS[i % len(PLANS)])
+                for i in range(start, min(count, start + 50))
+            )
+        )
+        projects += [SeedProject(p.id, p.plan) for p in made]
+    return projects
+
+
+def closed_ticket(project: SeedProject, now: datetime, rng: random.Random) -> Ticket:
+    """A ticket of the history: opened 3 to 365 days ago, answered by the team two hours later,
+    and closed a day after it opened (no longer awaiting the team, no SLA timer)."""
+    ago = timedelta(days=rng.uniform(3, 365))
+    ticket = open_ticket(project, now, rng, created_ago=ago)
+    opened = now - ago
+    ticket.reply("support", ANSWER, opened + timedelta(hours=2))
+    ticket.set_status("closed", opened + timedelta(days=1), by="support")
+    return ticket

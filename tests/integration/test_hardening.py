@@ -112,6 +112,34 @@ async def test_a_limiter_that_cannot_reach_the_store_still_decides_alone() -> No
         await client.close()
 
 
+async def test_rate_limits_can_be_switched_off(
+    settings: Settings, make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RATE_LIMITS_ENABLED=false: no RateLimit headers and no 429 however many requests come;
+    the same quotas with the limits on refuse the third request."""
+    project = await make_project(plan="free")
+    tiny = {"rate_limit_free": 2, "rate_limit_free_writes": 1}
+    monkeypatch.setenv("RATE_LIMITS_ENABLED", "false")
+    off = Settings(**settings.model_dump(exclude={"rate_limits_enabled"}) | tiny)
+    assert not off.rate_limits_enabled
+    async with app_with(off) as client:
+        answers = [await client.get(TICKETS, headers=project.headers) for _ in range(4)]
+        answers += [
+            await client.post(TICKETS, json={"subject": "Hi", "body": "Hello"}, headers=headers)
+            for headers in [project.headers] * 3
+        ]
+        assert [a.status_code for a in answers] == [200] * 4 + [201] * 3
+        assert not [
+            a for a in answers if "RateLimit" in a.headers or "RateLimit-Policy" in a.headers
+        ]
+
+    on = off.model_copy(update={"rate_limits_enabled": True})
+    async with app_with(on) as client:
+        answers = [await client.get(TICKETS, headers=project.headers) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert answers[0].headers["RateLimit-Policy"] == '"requests";q=2;w=60'
+
+
 # --------------------------------------------------------------------------- failure semantics
 
 

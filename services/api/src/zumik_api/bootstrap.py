@@ -133,10 +133,11 @@ class Runtime:
             ),
             every(FILE_PURGE_SECONDS, self._purge_files, "file purge", log),
         ]
-        started += [
-            self.rate_limiter.run(),
-            every(RATE_LIMIT_PURGE_SECONDS, self.rate_limiter.purge, "rate limit purge", log),
-        ]
+        if self.settings.rate_limits_enabled:
+            started += [
+                self.rate_limiter.run(),
+                every(RATE_LIMIT_PURGE_SECONDS, self.rate_limiter.purge, "rate limit purge", log),
+            ]
         if self.settings.sla_scheduler_enabled:
             started.append(self.scheduler.run())
         self.tasks += [asyncio.create_task(work) for work in started]
@@ -357,7 +358,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.tickets = active.tickets
         app.state.access = active.access
         app.state.console = active.console
-        app.state.quotas = active.quotas
+        # None: no rate limits (RATE_LIMITS_ENABLED=false), so the customer dependency skips them.
+        app.state.quotas = active.quotas if active.settings.rate_limits_enabled else None
         app.state.auth_failures = FailureThrottle(settings.auth_failures_per_minute)
         app.state.idempotent = active.idempotent
         app.state.clock = active.clock

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         "process) before it gets 429.",
     )
 
+    rate_limits_enabled: bool = Field(
+        default=True,
+        description="Enforce the per-plan rate limits below (and send the `RateLimit` headers). "
+        "False leaves the limiter out of every request: no headers, never a 429 for a plan's "
+        "limit (for a deployment whose gateway limits instead, or to measure its cost).",
+    )
     rate_limit_free: int = Field(default=60, ge=1, description="Requests a minute, free plan.")
     rate_limit_free_writes: int = Field(default=20, ge=1, description="Of which writes.")
     rate_limit_base: int = Field(default=300, ge=1)

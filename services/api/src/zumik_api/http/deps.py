@@ -55,8 +55,9 @@ async def _console(request: Request) -> ConsoleSignIn:
     return console
 
 
-async def _quotas(request: Request) -> Quotas:
-    quotas: Quotas = request.app.state.quotas
+async def _quotas(request: Request) -> Quotas | None:
+    """The plans' rate limits; None when they are off (`RATE_LIMITS_ENABLED=false`)."""
+    quotas: Quotas | None = request.app.state.quotas
     return quotas
 
 
@@ -75,7 +76,7 @@ AccessDep = Annotated[Access, Depends(_access)]
 IdempotentDep = Annotated[IdempotentRequests, Depends(_idempotent)]
 ConsoleDep = Annotated[ConsoleSignIn, Depends(_console)]
 ClockDep = Annotated[Callable[[], datetime], Depends(_clock)]
-QuotasDep = Annotated[Quotas, Depends(_quotas)]
+QuotasDep = Annotated[Quotas | None, Depends(_quotas)]
 ClientDep = Annotated[ClientThrottle, Depends(_client)]
 SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)]
 
@@ -131,9 +132,10 @@ async def _customer(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_customer_bearer)],
     session: SessionCookie = None,
 ) -> Customer:
-    """The calling project, within its plan's rate limits."""
+    """The calling project, within its plan's rate limits (when they are on)."""
     customer = await _authenticated_customer(request, access, console, client, credentials, session)
-    enforce(request, await quotas.admit(customer, write=request.method not in SAFE_METHODS))
+    if quotas is not None:
+        enforce(request, await quotas.admit(customer, write=request.method not in SAFE_METHODS))
     return customer
 
 
