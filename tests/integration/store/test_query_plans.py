@@ -1,4 +1,5 @@
-"""The queries of the list, the team's queue and the SLA scheduler are served by indexes.
+"""The queries of the list, the team's queue, the SLA scheduler and the relay's sweep are served
+by indexes.
 
 On MongoDB 7 (whenever one is reachable: MONGODB_URL or testcontainers) `explain()` must show an
 index scan and no blocking SORT stage. On FerretDB, whose SQLite backend sorts in Go, its own
@@ -13,6 +14,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_contracts.staff import QueueFilters
 from zumik_store.mongo import Document
+from zumik_tickets.documents import outbox_minute
 from zumik_tickets.indexes import ensure_indexes
 from zumik_tickets.queue import QUEUE_SORT, encode_cursor, queue_query
 from zumik_tickets.store import page_query
@@ -40,6 +42,8 @@ def _tickets() -> list[Document]:
                 "sla_tier": "enterprise",
                 "priority": "normal",
                 "assignee": None,
+                "outbox_at": NOW,
+                "outbox_minute": outbox_minute(NOW),
             }
         )
     return docs
@@ -129,3 +133,15 @@ async def test_the_schedulers_candidates_are_index_served(store: AsyncDatabase[D
         )
     query = due_query(NOW)
     _assert_index_served(await _explain(store, "sla_timers", query, None, 0), query)
+
+
+async def test_the_relays_sweep_reads_a_minute_from_an_index(
+    store: AsyncDatabase[Document],
+) -> None:
+    window = {"$gt": NOW.replace(minute=0), "$lte": NOW}
+    query = {"outbox_minute": outbox_minute(NOW), "outbox_at": window}
+    explained = await _explain(store, "tickets", query, {"outbox_at": 1}, 1000)
+    if await _is_ferretdb(store):
+        _assert_pushed_down(explained, query)
+    else:
+        _assert_index_served(explained, query)

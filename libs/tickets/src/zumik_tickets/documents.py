@@ -71,8 +71,16 @@ def outbox_fields(kept: list[OutboxEntry], new: list[OutboxEntry]) -> Document:
     """The outbox after a write: the unpublished entries kept, then the write's own."""
     fields: Document = {"outbox": [outbox_document(e) for e in [*kept, *new]]}
     if new:
-        fields["outbox_at"] = max(e.event.occurred_at for e in new)
+        at = max(e.event.occurred_at for e in new)
+        fields["outbox_at"] = at
+        fields["outbox_minute"] = outbox_minute(at)
     return fields
+
+
+def outbox_minute(at: datetime) -> str:
+    """The minute of `outbox_at` (UTC), which the relay's sweep reads by: an equality, which the
+    local store serves from an index where it cannot serve a range of dates."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 def ticket_document(ticket: TicketState, outbox: list[OutboxEntry], fence: str) -> Document:

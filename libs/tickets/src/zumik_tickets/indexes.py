@@ -11,6 +11,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
         [("project_id", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)]
     )
     await db.tickets.create_index([("outbox_at", ASCENDING)])
+    await db.tickets.create_index([("outbox_minute", ASCENDING), ("outbox_at", ASCENDING)])
     await db.tickets.create_index([("project_id", ASCENDING), ("contact_email", ASCENDING)])
     await db.tickets.create_index(
         [

@@ -8,7 +8,10 @@ its document. Published events stay in the outbox until the ticket's next change
 the lease that change holds anyway.
 
 The relay's sweep moves a watermark up through `outbox_at`: every event in the outbox of a
-ticket whose `outbox_at` is at or below it is published. The watermark vouches for those events,
+ticket whose `outbox_at` is at or below it is published. It reads minute by minute
+(`outbox_minute`): an equality and a range, which MongoDB serves from one compound index and the
+local store (FerretDB, which pushes down equalities only) from an index too, where a bare range
+of dates would read every ticket. The watermark vouches for those events,
 so their acks are purged an hour later. It is kept in `outbox_state`, raised with `$max`; a
 stale copy is lower, which is only more cautious.
 """
@@ -18,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pymongo
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -26,12 +30,17 @@ from zumik_store.batching import DUPLICATE_KEY
 from zumik_store.deletion import delete_all
 from zumik_store.mongo import Document
 
-from zumik_tickets.documents import outbox_entry
+from zumik_tickets.documents import outbox_entry, outbox_minute
 
 ACK_RETENTION = timedelta(hours=1)
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 _STATE_ID = "published_through"
 _LOOKUPS_AT_ONCE = 16
+# Beyond this many minutes between the watermark and the cutoff (a first sweep, a long outage),
+# one range over `outbox_at` is read instead: a scan of every ticket on the local store, given
+# this long.
+MAX_MINUTES_WALKED = 24 * 60
+WHOLE_RANGE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -113,14 +122,27 @@ class OutboxLedger:
         }
 
     async def pending_page(
-        self, floor: datetime, cutoff: datetime, *, limit: int
+        self, floor: datetime, cutoff: datetime, *, limit: int, by_minute: bool = True
     ) -> list[PendingOutbox]:
         """The outboxes of the tickets changed in (floor, cutoff], oldest first (`limit` 0:
-        all of them)."""
+        all of them); read minute by minute unless `by_minute` is false or the window is long.
+        Tickets written before `outbox_minute` existed are found only without it."""
+        window = {"$gt": floor, "$lte": cutoff}
+        minutes = _minutes(floor, cutoff)
+        if not by_minute or minutes is None:
+            with pymongo.timeout(WHOLE_RANGE_SECONDS):
+                return await self._pending({"outbox_at": window}, limit)
+        found: list[PendingOutbox] = []
+        for minute in minutes:
+            wanted = limit - len(found) if limit else 0
+            found += await self._pending({"outbox_minute": minute, "outbox_at": window}, wanted)
+            if limit and len(found) >= limit:
+                break
+        return found
+
+    async def _pending(self, query: Document, limit: int) -> list[PendingOutbox]:
         found = (
-            self._tickets.find(
-                {"outbox_at": {"$gt": floor, "$lte": cutoff}}, {"outbox": 1, "outbox_at": 1}
-            )
+            self._tickets.find(query, {"outbox": 1, "outbox_at": 1})
             .sort("outbox_at", ASCENDING)
             .limit(limit)
         )
@@ -185,6 +207,15 @@ def ack_document(entry: OutboxEntry) -> Document:
         "project_id": event.project_id,
         "occurred_at": event.occurred_at,
     }
+
+
+def _minutes(floor: datetime, cutoff: datetime) -> list[str] | None:
+    """Each minute from the floor's to the cutoff's; None when there are too many to walk."""
+    first = floor.astimezone(UTC).replace(second=0, microsecond=0)
+    count = int((cutoff - first).total_seconds() // 60) + 1
+    if count > MAX_MINUTES_WALKED:
+        return None
+    return [outbox_minute(first + timedelta(minutes=i)) for i in range(max(count, 0))]
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
