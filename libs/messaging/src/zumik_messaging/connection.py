@@ -71,6 +71,7 @@ twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ipaddress
 import logging
@@ -78,6 +79,7 @@ import math
 import random
 import re
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Annotated, Any
 
 import aiormq
@@ -521,6 +523,28 @@ class FailoverRabbitBroker(RabbitBroker):
             if loop.time() >= deadline:
                 return False
             await asyncio.sleep(0.05)
+
+    async def stop(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> None:
+        """FastStream's, but the channel and the connection are closed even when a consumer
+        fails to cancel (one whose start the shutdown cut short): FastStream raises before it
+        closes them, and the connection would linger. The consumers' errors are raised after."""
+        try:
+            await super().stop(exc_type, exc_val, exc_tb)
+        except Exception:
+            if self._channel is not None and not self._channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await self._channel.close()
+            self._channel = None
+            if self._connection is not None:
+                with contextlib.suppress(Exception):
+                    await self._connection.close()
+                self._connection = None
+            raise
 
 
 def make_broker(urls: str | Sequence[str], **kwargs: Any) -> RabbitBroker:

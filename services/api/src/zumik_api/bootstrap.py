@@ -150,8 +150,10 @@ class Runtime:
     async def stop(self) -> None:
         await cancel_and_wait(self.tasks)
         self.tasks.clear()
-        await self.publisher.close()
-        await self.client.close()
+        try:
+            await self.publisher.close()
+        finally:
+            await self.client.close()
 
     def broker_ok(self) -> bool:
         return self.relay.broker_connected and not self.relay.paused

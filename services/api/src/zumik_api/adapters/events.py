@@ -73,7 +73,13 @@ class EventPublisher:
             return False
 
     async def close(self) -> None:
-        await self.broker.stop()
+        """Shutdown: a consumer whose start was cut short (the process stopping while it
+        connected) fails to cancel; the connection closes all the same, and RabbitMQ requeues
+        whatever it had not acknowledged."""
+        try:
+            await self.broker.stop()
+        except Exception as error:
+            log.warning("RabbitMQ connection closed uncleanly: %s", type(error).__name__)
 
     async def publish(self, entry: OutboxEntry) -> None:
         """Publish one outbox entry and wait for RabbitMQ's confirm, in a span that continues
