@@ -393,18 +393,18 @@ async def test_a_ticket_changed_twice_during_an_outage_is_sent_whole_when_it_end
     assert await OutboxLedger(own_db).unpublished(stored, doc["outbox_at"]) == []
 
 
-async def test_a_sweep_by_the_minute_finds_what_a_sweep_of_the_whole_range_finds(
+async def test_a_sweep_reads_minute_by_minute_and_tickets_without_minutes_once(
     own_db: AsyncDatabase[Document], settings: Settings
 ) -> None:
     """The sweep reads minute by minute (an equality the local store serves from an index): across
-    minute boundaries, page by page, it finds the same tickets in the same order as one range,
-    except those written before `outbox_minute` existed, which only the whole range finds."""
+    minute boundaries and page by page it finds every ticket of the window in order, except those
+    written before `outbox_minute` existed, which the legacy pass finds (once per store)."""
     now = utc_now()
     written = [
         await _stored_ticket(own_db, settings, now - timedelta(seconds=seconds))
         for seconds in (200, 130, 125, 61, 59, 30, 5)
     ]
-    legacy_id, _, _ = written[2]
+    legacy_id, _, legacy_at = written[2]
     await own_db.tickets.update_one({"_id": legacy_id}, {"$unset": {"outbox_minute": ""}})
     ledger = OutboxLedger(own_db)
     floor, cutoff = written[0][2], now - timedelta(seconds=10)  # the first and last left out
@@ -412,10 +412,41 @@ async def test_a_sweep_by_the_minute_finds_what_a_sweep_of_the_whole_range_finds
     def ids_of(page: list[PendingOutbox]) -> list[str]:
         return [p.ticket_id for p in page]
 
-    whole = ids_of(await ledger.pending_page(floor, cutoff, limit=0, by_minute=False))
-    assert whole == [ticket_id for ticket_id, _, _ in written[1:6]]
-    by_minute = ids_of(await ledger.pending_page(floor, cutoff, limit=0))
-    assert by_minute == [t for t in whole if t != legacy_id]
+    in_window = [t for t, _, _ in written[1:6] if t != legacy_id]
+    page, through = await ledger.pending_page(floor, cutoff, limit=0)
+    assert (ids_of(page), through) == (in_window, cutoff)
     for limit in (1, 2, 3):
-        page = ids_of(await ledger.pending_page(floor, cutoff, limit=limit))
-        assert page == by_minute[:limit]
+        assert (
+            ids_of((await ledger.pending_page(floor, cutoff, limit=limit))[0])
+            == (in_window[:limit])
+        )
+    assert ids_of(await ledger.legacy_page(floor, None, limit=10)) == [legacy_id]
+
+    # The relay: the legacy ticket's events hold the watermark below it until they are out.
+    down = RefusingPublisher()
+    relay = OutboxRelay(down, ledger, lambda: now)
+    async with asyncio.timeout(WAIT_SECONDS):
+        assert await relay._sweep(timedelta(seconds=10), raise_watermark=True) == 6
+    assert await _stored_watermark(own_db) < legacy_at
+    assert not await ledger.legacy_read()
+    for _, outbox, _ in written:
+        await ledger.record(outbox)  # everything published meanwhile
+    relay = OutboxRelay(RecordingPublisher(), OutboxLedger(own_db), lambda: now)
+    async with asyncio.timeout(WAIT_SECONDS):
+        assert await relay._sweep(timedelta(seconds=10), raise_watermark=True) == 0
+    assert await ledger.legacy_read()
+    assert await _stored_watermark(own_db) >= written[5][2]
+
+
+async def test_a_long_window_is_walked_a_day_at_a_time_from_its_oldest_ticket(
+    own_db: AsyncDatabase[Document], settings: Settings
+) -> None:
+    now = utc_now()
+    old_id, _, old_at = await _stored_ticket(own_db, settings, now - timedelta(days=3))
+    new_id, _, _ = await _stored_ticket(own_db, settings, now - timedelta(minutes=5))
+    ledger = OutboxLedger(own_db)
+    page, through = await ledger.pending_page(NEVER, now, limit=0)
+    assert [p.ticket_id for p in page] == [old_id]
+    assert old_at < through < old_at + timedelta(days=1)
+    page, through = await ledger.pending_page(through, now, limit=0)
+    assert ([p.ticket_id for p in page], through) == ([new_id], now)

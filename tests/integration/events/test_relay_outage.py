@@ -158,6 +158,9 @@ async def test_a_commit_never_reattempts_other_tickets(
     schedule, not once per commit of another ticket."""
     publisher = SwitchablePublisher()
     async with running(_relay(own_db, publisher, retry_every=30.0)) as relay:
+        # A sweep requeues the retries when it ends (what it read is as recent): the one at start
+        # must be over before the stuck ticket fails.
+        await _until(lambda: relay._next_sweep > 0, "the first sweep over")
         stuck, stuck_outbox = await _stored(own_db, settings)
         publisher.unroutable.add(stuck)
         relay.notify(stuck, stuck_outbox)

@@ -23,11 +23,12 @@ from collections.abc import Awaitable, Callable
 from faststream import FastStream
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
-from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.specification import AsyncAPI
 from zumik_observability.health import HealthServer
 from zumik_observability.metrics import new_registry
 from zumik_store.lifecycle import cancel_and_wait, every
+
+from zumik_messaging.metrics import RabbitMetrics
 
 # The AsyncAPI `servers` entry: fixed, so committed documents do not depend on where they ran.
 SPECIFICATION_URL = "amqp://rabbitmq:5672/"
@@ -50,7 +51,7 @@ class WorkerService(ABC):
         self.registry = new_registry()
         # Outermost first: the span is current while the metrics and the handler run.
         broker.add_middleware(RabbitTelemetryMiddleware())
-        broker.add_middleware(RabbitPrometheusMiddleware(registry=self.registry))
+        broker.add_middleware(RabbitMetrics(registry=self.registry))
         self._health_at: tuple[str, int] | None = None
         self._health: HealthServer | None = None
         self.app = FastStream(

@@ -11,9 +11,11 @@ The relay's sweep moves a watermark up through `outbox_at`: every event in the o
 ticket whose `outbox_at` is at or below it is published. It reads minute by minute
 (`outbox_minute`): an equality and a range, which MongoDB serves from one compound index and the
 local store (FerretDB, which pushes down equalities only) from an index too, where a bare range
-of dates would read every ticket. The watermark vouches for those events,
-so their acks are purged an hour later. It is kept in `outbox_state`, raised with `$max`; a
-stale copy is lower, which is only more cautious.
+of dates would read every ticket. Tickets written before `outbox_minute` existed are found once
+per relay, by `legacy_page`, before its sweeps raise the watermark.
+
+The watermark vouches for the events below it, so their acks are purged an hour later. It is
+kept in `outbox_state`, raised with `$max`; a stale copy is lower, which is only more cautious.
 """
 
 import asyncio
@@ -35,12 +37,17 @@ from zumik_tickets.documents import outbox_entry, outbox_minute
 ACK_RETENTION = timedelta(hours=1)
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 _STATE_ID = "published_through"
+# Set once a relay read every ticket written before `outbox_minute` existed: later ones skip it.
+_LEGACY_ID = "legacy_outboxes_read"
 _LOOKUPS_AT_ONCE = 16
-# Beyond this many minutes between the watermark and the cutoff (a first sweep, a long outage),
-# one range over `outbox_at` is read instead: a scan of every ticket on the local store, given
-# this long.
+# The most minutes one sweep walks: a longer window (a first sweep, a long outage) is read a
+# day at a time from its oldest ticket.
 MAX_MINUTES_WALKED = 24 * 60
+# A query no index of the local store serves (finding that oldest ticket, the legacy pass): a
+# scan of every ticket there, given this long.
 WHOLE_RANGE_SECONDS = 120.0
+# Stored dates have millisecond precision: "just below" a time.
+TICK = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -122,28 +129,64 @@ class OutboxLedger:
         }
 
     async def pending_page(
-        self, floor: datetime, cutoff: datetime, *, limit: int, by_minute: bool = True
-    ) -> list[PendingOutbox]:
-        """The outboxes of the tickets changed in (floor, cutoff], oldest first (`limit` 0:
-        all of them); read minute by minute unless `by_minute` is false or the window is long.
-        Tickets written before `outbox_minute` existed are found only without it."""
-        window = {"$gt": floor, "$lte": cutoff}
-        minutes = _minutes(floor, cutoff)
-        if not by_minute or minutes is None:
-            with pymongo.timeout(WHOLE_RANGE_SECONDS):
-                return await self._pending({"outbox_at": window}, limit)
+        self, floor: datetime, cutoff: datetime, *, limit: int
+    ) -> tuple[list[PendingOutbox], datetime]:
+        """The outboxes of the tickets changed in (floor, cutoff], oldest first (`limit` 0: all
+        of them), read minute by minute; and the time up to which every ticket was read: the
+        cutoff, or earlier when the window was longer than `MAX_MINUTES_WALKED` (the walk then
+        starts at the oldest ticket above the floor). Tickets without `outbox_minute` are left to
+        `legacy_page`."""
+        first = _minute_of(floor)
+        through = cutoff
+        if _minutes_between(first, cutoff) > MAX_MINUTES_WALKED:
+            earliest = await self._earliest_after(floor)
+            if earliest is None or earliest > cutoff:
+                return [], cutoff
+            first = _minute_of(earliest)
+            through = min(cutoff, first + timedelta(minutes=MAX_MINUTES_WALKED) - TICK)
+        window = {"$gt": floor, "$lte": through}
         found: list[PendingOutbox] = []
-        for minute in minutes:
+        for index in range(_minutes_between(first, through)):
+            minute = outbox_minute(first + timedelta(minutes=index))
             wanted = limit - len(found) if limit else 0
-            found += await self._pending({"outbox_minute": minute, "outbox_at": window}, wanted)
+            query = {"outbox_minute": minute, "outbox_at": window}
+            found += await self._pending(query, "outbox_at", wanted)
             if limit and len(found) >= limit:
                 break
-        return found
+        return found, through
 
-    async def _pending(self, query: Document, limit: int) -> list[PendingOutbox]:
+    async def legacy_page(
+        self, floor: datetime, after: str | None, *, limit: int
+    ) -> list[PendingOutbox]:
+        """The outboxes above the watermark of tickets written before `outbox_minute` existed,
+        by id after `after`: what `pending_page` cannot see. A scan of every ticket on the local
+        store (once per relay), given `WHOLE_RANGE_SECONDS`."""
+        query: Document = {"outbox_minute": {"$exists": False}, "outbox_at": {"$gt": floor}}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        with pymongo.timeout(WHOLE_RANGE_SECONDS):
+            return await self._pending(query, "_id", limit)
+
+    async def legacy_read(self) -> bool:
+        """Whether a relay already read every ticket `legacy_page` could return."""
+        return await self._state.find_one({"_id": _LEGACY_ID}) is not None
+
+    async def mark_legacy_read(self) -> None:
+        await self._state.update_one(
+            {"_id": _LEGACY_ID}, {"$setOnInsert": {"at": datetime.now(UTC)}}, upsert=True
+        )
+
+    async def _earliest_after(self, floor: datetime) -> datetime | None:
+        with pymongo.timeout(WHOLE_RANGE_SECONDS):
+            doc = await self._tickets.find_one(
+                {"outbox_at": {"$gt": floor}}, {"outbox_at": 1}, sort=[("outbox_at", ASCENDING)]
+            )
+        return None if doc is None else doc["outbox_at"]
+
+    async def _pending(self, query: Document, order: str, limit: int) -> list[PendingOutbox]:
         found = (
             self._tickets.find(query, {"outbox": 1, "outbox_at": 1})
-            .sort("outbox_at", ASCENDING)
+            .sort(order, ASCENDING)
             .limit(limit)
         )
         return [
@@ -209,13 +252,13 @@ def ack_document(entry: OutboxEntry) -> Document:
     }
 
 
-def _minutes(floor: datetime, cutoff: datetime) -> list[str] | None:
-    """Each minute from the floor's to the cutoff's; None when there are too many to walk."""
-    first = floor.astimezone(UTC).replace(second=0, microsecond=0)
-    count = int((cutoff - first).total_seconds() // 60) + 1
-    if count > MAX_MINUTES_WALKED:
-        return None
-    return [outbox_minute(first + timedelta(minutes=i)) for i in range(max(count, 0))]
+def _minute_of(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def _minutes_between(first: datetime, last: datetime) -> int:
+    """How many minutes, from `first`'s (a minute's start) to `last`'s, both included."""
+    return max(int((last - first).total_seconds() // 60) + 1, 0)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

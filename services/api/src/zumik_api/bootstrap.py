@@ -21,7 +21,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
-from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
@@ -35,6 +34,7 @@ from zumik_files.store import FileStore
 from zumik_idempotency import IdempotencyRecords
 from zumik_messaging.broker import confirming_broker
 from zumik_messaging.connection import FailoverRabbitBroker
+from zumik_messaging.metrics import RabbitMetrics
 from zumik_observability.metrics import new_registry
 from zumik_observability.tracing import current_traceparent
 from zumik_store import mongo
@@ -299,7 +299,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     registry = new_registry()
     broker = confirming_broker(settings.amqp_url, logger=None)
     broker.add_middleware(RabbitTelemetryMiddleware())
-    broker.add_middleware(RabbitPrometheusMiddleware(registry=registry))
+    broker.add_middleware(RabbitMetrics(registry=registry))
     publisher = EventPublisher(broker)
     relay = OutboxRelay(publisher, ledger, clock)
     registry.register(relay_readings(relay, clock))

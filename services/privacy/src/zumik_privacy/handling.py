@@ -133,7 +133,8 @@ class CommandHandler:
         request_id, command_type, project_id = read_identity(message.body)
         # Only the error's type: its text may quote stored data.
         reason = type(error).__name__
-        log.debug("privacy command %s failed", request_id, exc_info=error)
+        # No traceback: its frames and messages may quote stored data.
+        log.debug("privacy command %s failed: %s", request_id, reason)
         if not self._retry.is_last(attempt):
             audit_attempt(
                 request_id,

@@ -19,9 +19,9 @@ the relay's own schedule, never because another ticket was committed.
 Safety net: at start, then at most once every `sweep_every`, a sweep walks up `outbox_at` from the
 published-through watermark, oldest first, over tickets changed more than `sweep_grace` ago. It
 publishes whatever has no ack (this or another replica crashed before publishing), and raises
-the watermark to just below the first ticket it still had to publish. A process's first sweeps
-read the whole range; once one reached its cutoff, the next read minute by minute
-(`outbox_minute`), which the local store serves from an index. `sweep_grace` must exceed
+the watermark to just below the first ticket it still had to publish. It reads minute by minute
+(`outbox_minute`), which the local store serves from an index, and at most a day of them per
+sweep; tickets written before that field existed are read once, first. `sweep_grace` must exceed
 the longest write plus the clock skew between replicas: a write that commits later than that
 after its clock reading could be passed by the watermark. The sweep runs beside the fast path:
 a commit's events never wait for it. Delivery is at-least-once; consumers drop duplicates by
@@ -33,13 +33,13 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from zumik_contracts.events import OutboxEntry
 from zumik_store.clock import Clock
 from zumik_store.lifecycle import cancel_and_wait, every
-from zumik_tickets.outbox import OutboxLedger, PendingOutbox
+from zumik_tickets.outbox import TICK, OutboxLedger, PendingOutbox
 
 from zumik_api.adapters.events import UnroutableEvent
 
@@ -54,8 +54,6 @@ ACK_LINGER_SECONDS = 0.02
 # first), and one every few seconds was the end-to-end p99 at 100 tickets/s (144 ms without,
 # 685 ms with, measured); minute by minute it reads only the tickets changed meanwhile.
 SWEEP_DUTY = 0.05
-# Stored dates have millisecond precision: "just below" a ticket's `outbox_at`.
-TICK = timedelta(milliseconds=1)
 # How often the connection is checked while it is up, and while the relay is paused.
 WATCH_EVERY = 1.0
 WATCH_PAUSED_EVERY = 0.1
@@ -76,15 +74,16 @@ Outbox = list[OutboxEntry]
 @dataclass
 class SweptPage:
     page: list[PendingOutbox]
-    first_unpublished: datetime | None = None  # the `outbox_at` of the first ticket with any
+    through: datetime  # every ticket changed up to this time was read (if the page is not full)
+    first_unpublished: datetime | None = None  # the oldest `outbox_at` of a ticket with any
     found: int = 0  # tickets with unpublished events
 
-    def watermark(self, cutoff: datetime) -> datetime:
+    def watermark(self) -> datetime:
         """How far this page of the sweep vouches that every outbox is published."""
         if self.first_unpublished is not None:
             return self.first_unpublished - TICK
         if len(self.page) < SWEEP_PAGE:
-            return cutoff
+            return self.through
         return self.page[-1].outbox_at - TICK  # its equals may be on the next page
 
 
@@ -140,9 +139,9 @@ class OutboxRelay:
         self._next_retry = 0.0
         self._next_sweep = 0.0
         self._swept = False  # a sweep queued what it found: requeue the retries after it
-        # A process's sweeps read the whole range until one reaches its cutoff (tickets written
-        # before `outbox_minute` existed may lack it), then minute by minute.
-        self._by_minute = False
+        # Tickets written before `outbox_minute` existed are read by every sweep until one finds
+        # nothing of theirs left to publish.
+        self._legacy_done = False
         # Tickets with events still to publish here, and since when (monotonic seconds).
         self._pending_since: dict[str, float] = {}
         self.broker_connected = False
@@ -349,33 +348,65 @@ class OutboxRelay:
         cutoff = self._clock() - grace
         try:
             floor = await self._ledger.load_watermark()
+            legacy = await self._sweep_legacy(floor)
             if not raise_watermark:
-                return (await self._sweep_page(floor, cutoff, limit=0)).found
+                found = legacy.found
+                while True:
+                    swept = await self._sweep_page(floor, cutoff, limit=0)
+                    found += swept.found
+                    if swept.through >= cutoff:
+                        return found
+                    floor = swept.through
             swept = await self._sweep_page(floor, cutoff, limit=SWEEP_PAGE)
-            await self._ledger.raise_watermark(swept.watermark(cutoff))
-            # Up to the cutoff without `outbox_minute`: older processes' tickets are behind.
-            self._by_minute = self._by_minute or len(swept.page) < SWEEP_PAGE
-            return swept.found
+            await self._ledger.raise_watermark(min(swept.watermark(), legacy.watermark()))
+            return legacy.found + swept.found
         except Exception:
             log.warning("outbox sweep could not read MongoDB; will retry")
             return 0
 
+    async def _sweep_legacy(self, floor: datetime) -> SweptPage:
+        """Until one pass finds nothing left to publish (then never again on this store, as
+        `outbox_state` says): queue the unpublished events of tickets written before
+        `outbox_minute` existed, which the sweeps by the minute do not see; the watermark stays
+        below the oldest of them meanwhile."""
+        swept = SweptPage([], through=datetime.max.replace(tzinfo=UTC))
+        if self._legacy_done or await self._ledger.legacy_read():
+            self._legacy_done = True
+            return swept
+        after: str | None = None
+        while True:
+            page = await self._ledger.legacy_page(floor, after, limit=SWEEP_PAGE)
+            swept.found += await self._queue_unpublished(page, swept)
+            if len(page) < SWEEP_PAGE:
+                break
+            after = page[-1].ticket_id
+        if swept.found == 0:
+            await self._ledger.mark_legacy_read()
+            self._legacy_done = True
+        return swept
+
     async def _sweep_page(self, floor: datetime, cutoff: datetime, *, limit: int) -> SweptPage:
-        """The oldest tickets changed in (floor, cutoff] (`limit` 0: all), queueing their
-        unpublished events."""
-        page = await self._ledger.pending_page(
-            floor, cutoff, limit=limit, by_minute=self._by_minute
-        )
+        """The oldest tickets changed in (floor, cutoff] (`limit` 0: all of a day at most),
+        queueing their unpublished events."""
+        page, through = await self._ledger.pending_page(floor, cutoff, limit=limit)
+        swept = SweptPage(page, through)
+        swept.found = await self._queue_unpublished(page, swept)
+        return swept
+
+    async def _queue_unpublished(self, page: list[PendingOutbox], swept: SweptPage) -> int:
+        """Queue what the outboxes of `page` still have to publish; how many tickets had any.
+        `swept` learns the oldest such ticket's `outbox_at`."""
         pending = await self._ledger.unpublished_of({p.ticket_id: p.entries for p in page})
-        swept = SweptPage(page)
+        found = 0
         for outbox in page:
             if unpublished := pending[outbox.ticket_id]:
                 self._ready.setdefault(outbox.ticket_id, unpublished)
                 age = max(0.0, (self._clock() - outbox.outbox_at).total_seconds())
                 self._pending_since.setdefault(outbox.ticket_id, time.monotonic() - age)
-                swept.first_unpublished = swept.first_unpublished or outbox.outbox_at
-                swept.found += 1
-        return swept
+                oldest = swept.first_unpublished
+                swept.first_unpublished = min(oldest or outbox.outbox_at, outbox.outbox_at)
+                found += 1
+        return found
 
     def backlog(self) -> tuple[int, datetime | None]:
         """The events this process knows are waiting to be published (notified, or to retry),

@@ -10,6 +10,7 @@ Every message is settled explicitly:
   holds no consumer slot, and a store outage never loses a plan change.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -33,6 +34,9 @@ PREFETCH = 8
 RETRY_DELAY_SECONDS = 5.0
 MAX_ATTEMPTS = 12  # about a minute of store outage; then it waits in the dead-letter queue
 ATTEMPT_HEADER = "x-zumik-attempt"
+# FastStream ignores `timeout=` on plain publishes: a silent connection would hold the handler
+# (and its prefetch slot) for good. Past this, the handler fails and the message is redelivered.
+RETRY_PUBLISH_SECONDS = 10.0
 
 dead_letters = DeadLetters.named(BILLING_QUEUE, ttl_seconds=DEAD_LETTER_TTL_SECONDS)
 
@@ -130,12 +134,13 @@ def subscribe_plan_changes(broker: RabbitBroker, plan_changes: PlanChanges) -> N
     )
 
     async def publish_retry(message: RabbitMessage, attempt: int) -> object:
-        return await retry.publish(
-            message.body,
-            message_id=message.message_id,
-            content_type="application/json",
-            headers={ATTEMPT_HEADER: attempt},
-        )
+        async with asyncio.timeout(RETRY_PUBLISH_SECONDS):
+            return await retry.publish(
+                message.body,
+                message_id=message.message_id,
+                content_type="application/json",
+                headers={ATTEMPT_HEADER: attempt},
+            )
 
     handler = PlanChangeHandler(plan_changes, publish_retry)
 
