@@ -35,7 +35,7 @@ import contextlib
 import hashlib
 import math
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -438,9 +438,14 @@ class FileStore:
                 continue  # released in between: try again
             if message_id is not None:
                 # A hint for the purge (the claim decides): this file is attached.
-                await self.files.update_one(
+                hinted = await self.files.update_one(
                     {"_id": file_id}, {"$set": {"metadata.message_id": message_id}}
                 )
+                if hinted.matched_count == 0:
+                    # The file went (purged, or its project erased) after the caller read it: no
+                    # message may get it. Answered as the purge's claim: no such file.
+                    await self.claims.delete_one({"_id": file_id, "message_id": message_id})
+                    return replace(_claim(doc), message_id=None)
             return _claim(doc, fresh=True)
         holder = await self.claims.find_one({"_id": file_id})
         if holder is None:
