@@ -1,18 +1,21 @@
-"""Claims on the real store: a file purged while being attached is no file."""
+"""Claims on the real store: a file purged while being attached is no file; claims no
+ticket write confirmed are settled by the purge."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_api.adapters.files import StoredFiles
 from zumik_api.bootstrap import Runtime, ticket_service
 from zumik_api.domain.errors import UnknownAttachment
+from zumik_api.domain.scope import ProjectScope
 from zumik_api.domain.tickets import Ticket
+from zumik_api.service.attachments import SETTLE_AFTER
 from zumik_api.service.ports import Customer, FileClaim, StoredFileView
 from zumik_api.service.tickets import TicketService
 from zumik_contracts import ids
-from zumik_files.store import CLAIMS, FileStore, StoredFile, Upload
+from zumik_files.store import CLAIMS, FILES, FileStore, StoredFile, Upload
 from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
@@ -70,6 +73,13 @@ class PurgedBeforeTheClaim(StoredFiles):
         )
 
 
+class NeverConfirmed(StoredFiles):
+    """Files whose claims are not confirmed: the process died right after the ticket write."""
+
+    async def confirm(self, file_id: str, message_id: str) -> None:
+        raise ConnectionError("the process died")
+
+
 async def test_a_file_purged_while_it_is_attached_is_no_file(
     runtime: Runtime, own_db: AsyncDatabase[Document], project: ApiProject
 ) -> None:
@@ -89,3 +99,37 @@ async def test_a_file_purged_while_it_is_attached_is_no_file(
     assert claim.purging
     assert not claim.fresh
     assert await own_db[CLAIMS].count_documents({}) == 0
+
+
+async def test_claims_no_write_confirmed_are_settled_by_the_purge(
+    runtime: Runtime, own_db: AsyncDatabase[Document], project: ApiProject
+) -> None:
+    clock = Clock()
+    store = FileStore(own_db, clock=clock)
+    confirmed, kept, stuck = [await _stored(store, project.id) for _ in range(3)]
+    service = _service(runtime, StoredFiles(store), clock)
+    ticket = await _open(service, project, [confirmed.id])
+    unconfirming = _service(runtime, NeverConfirmed(store), clock)
+    scope = ProjectScope(project.id)
+    written = await unconfirming.reply(scope, ticket.id, "More.", attachments=[kept.id])
+    # Claimed, then its process died before the ticket write.
+    await store.claim(stuck, ticket_id=ticket.id, message_id="msg_never_written", internal=False)
+
+    claims = {doc["_id"]: doc async for doc in own_db[CLAIMS].find()}
+    assert [claims[f.id]["confirmed"] for f in (confirmed, kept, stuck)] == [True, False, False]
+    clock.now += SETTLE_AFTER - timedelta(seconds=1)
+    assert await service.settle_attachment_claims() == 0  # too recent
+    clock.now += timedelta(seconds=2)
+    assert await service.settle_attachment_claims() == 1
+
+    claims = {doc["_id"]: doc async for doc in own_db[CLAIMS].find()}
+    assert set(claims) == {confirmed.id, kept.id}
+    assert claims[kept.id]["message_id"] == written.messages[-1].id
+    assert claims[kept.id]["confirmed"] is True
+    stuck_doc = await own_db[FILES].find_one({"_id": stuck.id})
+    assert stuck_doc is not None
+    assert "message_id" not in stuck_doc["metadata"]
+    # The purge of unattached files now takes the file nobody got, and only that one.
+    assert await store.purge_unattached(timedelta(minutes=1)) == 1
+    assert await store.get(stuck.id) is None
+    assert all([await store.get(f.id) for f in (confirmed, kept)])

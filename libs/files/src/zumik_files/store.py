@@ -18,7 +18,10 @@ Collections, all owned here:
   that unique `_id`, the one write that is atomic on MongoDB and FerretDB alike (FerretDB applies
   a filtered update by reading and rewriting the document, so two conditional updates could both
   win): of two messages racing for one file, one gets it. The purge of files never attached
-  claims a file the same way before deleting it, so it can never delete one being attached.
+  claims a file the same way before deleting it, so it can never delete one being attached. A
+  message's claim is made `confirmed: False` and confirmed once its ticket write committed; the
+  API settles the claims left unconfirmed (`unconfirmed_claims`: confirmed if the message is in
+  its ticket, released otherwise), so that no claim keeps a file its message never got.
 
 Why the chunks are written and read here rather than by `AsyncGridIn`/`AsyncGridOut`: measured
 with PyMongo 4.20 on this project's FerretDB, `AsyncGridIn` keeps every chunk of an upload in
@@ -253,6 +256,9 @@ class FileStore:
         await self.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
         await self.files.create_index([("project_id", ASCENDING)])
         await self.claims.create_index([("project_id", ASCENDING), ("ticket_id", ASCENDING)])
+        # `{confirmed: False}`, the few claims in flight among every attached file's (FerretDB
+        # pushes a boolean equality down to it).
+        await self.claims.create_index([("confirmed", ASCENDING)])
         await self.uploads.create_index([("project_id", ASCENDING)])
 
     # -- in ------------------------------------------------------------------------------------
@@ -420,7 +426,7 @@ class FileStore:
         message_id: str | None,
         internal: bool,
     ) -> Claim:
-        doc = {
+        doc: Document = {
             "_id": file_id,
             "project_id": project_id,
             "ticket_id": ticket_id,
@@ -428,6 +434,8 @@ class FileStore:
             "internal": internal,
             "claimed_at": self._clock(),
         }
+        if message_id is not None:
+            doc["confirmed"] = False  # until its ticket write is known to have committed
         for _ in range(3):
             try:
                 await self.claims.insert_one(doc)
@@ -470,7 +478,24 @@ class FileStore:
         """Give the file back (the message that claimed it was not written)."""
         deleted = await self.claims.delete_one({"_id": file_id, "message_id": message_id})
         if deleted.deleted_count:
-            await self.files.update_one({"_id": file_id}, {"$unset": {"metadata.message_id": ""}})
+            # Only this message's hint: a message that took the file over meanwhile keeps its own.
+            await self.files.update_one(
+                {"_id": file_id, "metadata.message_id": message_id},
+                {"$unset": {"metadata.message_id": ""}},
+            )
+
+    async def confirm(self, file_id: str, message_id: str) -> None:
+        """The claim's message is in its ticket: the claim is no longer to be settled."""
+        await self.claims.update_one(
+            {"_id": file_id, "message_id": message_id, "confirmed": False},
+            {"$set": {"confirmed": True}},
+        )
+
+    async def unconfirmed_claims(self, claimed_before: datetime) -> list[Claim]:
+        """Messages' claims made before `claimed_before` and never confirmed (purge claims
+        have no `confirmed`)."""
+        found = self.claims.find({"confirmed": False, "claimed_at": {"$lt": claimed_before}})
+        return [_claim(doc) async for doc in found]
 
     async def claim_of(self, file_id: str) -> Claim | None:
         doc = await self.claims.find_one({"_id": file_id})
