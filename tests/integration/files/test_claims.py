@@ -1,6 +1,9 @@
-"""Claims on the real store: a file purged while being attached is no file; claims no
-ticket write confirmed are settled by the purge."""
+"""Claims and limits on the real store: a file purged while being attached is no file; claims no
+ticket write confirmed are settled by the purge; uploads finishing together stay within the
+quota; HAR scrubs beyond the per-process limit wait their turn."""
 
+import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,10 +18,12 @@ from zumik_api.service.attachments import SETTLE_AFTER
 from zumik_api.service.ports import Customer, FileClaim, StoredFileView
 from zumik_api.service.tickets import TicketService
 from zumik_contracts import ids
-from zumik_files.store import CLAIMS, FILES, FileStore, StoredFile, Upload
+from zumik_files.sniff import SNIFF_BYTES
+from zumik_files.store import CLAIMS, FILES, UPLOADS, FileStore, QuotaExceeded, StoredFile, Upload
 from zumik_store.mongo import Document
 
 from tests.conftest import ApiProject
+from tests.integration.files.har import capture
 
 
 class Clock:
@@ -133,3 +138,77 @@ async def test_claims_no_write_confirmed_are_settled_by_the_purge(
     assert await store.purge_unattached(timedelta(minutes=1)) == 1
     assert await store.get(stuck.id) is None
     assert all([await store.get(f.id) for f in (confirmed, kept)])
+
+
+async def test_uploads_finishing_together_stay_within_the_quota(
+    own_db: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileStore(own_db, project_quota_bytes=10_000, max_file_bytes=8_000)
+    project_id = f"prj_together_{secrets.token_hex(4)}"
+    usage, reads = store.usage, dict[object, int]()
+    both_in = asyncio.Barrier(2)
+
+    async def usage_read_together(project_id: str) -> int:
+        """Each upload's second read (its check once all of it is in) at the same moment."""
+        task = asyncio.current_task()
+        reads[task] = reads.get(task, 0) + 1
+        if reads[task] == 2:
+            await both_in.wait()
+        return await usage(project_id)
+
+    monkeypatch.setattr(store, "usage", usage_read_together)
+
+    async def upload(name: str) -> StoredFile | None:
+        try:
+            return await store.upload(
+                Upload(ids.new_id(ids.FILE), project_id, f"{name}.txt", None, "customer"),
+                _content(b"x" * 6_000),
+            )
+        except QuotaExceeded:
+            return None
+
+    async with asyncio.timeout(30):
+        stored = await asyncio.gather(upload("a"), upload("b"))
+
+    kept = sum(file.size for file in stored if file is not None)
+    assert kept <= 10_000
+    assert await usage(project_id) == kept
+    assert await own_db[UPLOADS].count_documents({}) == 0
+
+
+async def test_har_scrubs_beyond_the_limit_wait_their_turn(
+    own_db: AsyncDatabase[Document],
+) -> None:
+    store = FileStore(own_db, max_concurrent_scrubs=1)
+    har = capture(entries=3, padding=4 * SNIFF_BYTES).content
+    head, rest = har[:SNIFF_BYTES], har[SNIFF_BYTES:]
+    first_holds, first_may_end, second_scrubbing = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def first() -> AsyncIterator[bytes]:
+        yield head
+        first_holds.set()  # sniffed as a HAR: its turn taken
+        await first_may_end.wait()
+        yield rest
+
+    async def second() -> AsyncIterator[bytes]:
+        yield head
+        second_scrubbing.set()
+        yield rest
+
+    def upload(name: str) -> Upload:
+        return Upload(ids.new_id(ids.FILE), "prj_turns", name, None, "customer")
+
+    async with asyncio.timeout(30):
+        one = asyncio.create_task(store.upload(upload("one.har"), first()))
+        await first_holds.wait()
+        two = asyncio.create_task(store.upload(upload("two.har"), second()))
+        # Files other than HAR do not wait.
+        text = await store.upload(upload("notes.txt"), _content(b"plain text"))
+        await asyncio.sleep(0.5)
+        assert not second_scrubbing.is_set()
+        first_may_end.set()
+        stored = [await one, await two]
+
+    assert text.content_type.startswith("text/plain")
+    assert [f.content_type for f in stored] == ["application/har+json"] * 2
+    assert stored[0].size == stored[1].size

@@ -313,6 +313,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         clock=clock,
         max_file_bytes=settings.files_max_bytes,
         project_quota_bytes=settings.files_project_quota_bytes,
+        max_concurrent_scrubs=settings.files_max_concurrent_scrubs,
     )
     stored_files = StoredFiles(file_store)
     tickets = ticket_service(
