@@ -11,14 +11,18 @@ Collections, all owned here:
   down to the `files_id_1_n_1` index (numbers and ObjectIds would not all be), as MongoDB uses it.
   Any GridFS reader (PyMongo's `AsyncGridFSBucket.open_download_stream`) reads these files.
 - `attachment_uploads`: one document per upload in progress (`_id` = the file id, the project,
-  the start time). A crash mid-upload leaves chunks without a file document; the purge finds them
-  through it, and a project's erasure reaches uploads still in flight (an upload whose record
-  vanished, because its project was erased meanwhile, deletes its chunks and fails).
+  the start time, and once all of it is in, its `bytes`). A crash mid-upload leaves chunks without
+  a file document; the purge finds them through it, and a project's erasure reaches uploads still
+  in flight (an upload whose record vanished, because its project was erased meanwhile, deletes
+  its chunks and fails). The quota counts the `bytes` of uploads finishing (see `upload`).
 - `attachment_claims`: which message holds a file, `_id` = the file id. Claiming is an insert into
   that unique `_id`, the one write that is atomic on MongoDB and FerretDB alike (FerretDB applies
   a filtered update by reading and rewriting the document, so two conditional updates could both
   win): of two messages racing for one file, one gets it. The purge of files never attached
-  claims a file the same way before deleting it, so it can never delete one being attached.
+  claims a file the same way before deleting it, so it can never delete one being attached. A
+  message's claim is made `confirmed: False` and confirmed once its ticket write committed; the
+  API settles the claims left unconfirmed (`unconfirmed_claims`: confirmed if the message is in
+  its ticket, released otherwise), so that no claim keeps a file its message never got.
 
 Why the chunks are written and read here rather than by `AsyncGridIn`/`AsyncGridOut`: measured
 with PyMongo 4.20 on this project's FerretDB, `AsyncGridIn` keeps every chunk of an upload in
@@ -35,7 +39,7 @@ import contextlib
 import hashlib
 import math
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -49,7 +53,7 @@ from zumik_store.deletion import delete_all
 from zumik_store.mongo import Document
 
 from zumik_files.scrub import Scrubber, new_scrubber
-from zumik_files.sniff import SNIFF_BYTES, safe_filename, sniff
+from zumik_files.sniff import SNIFF_BYTES, FileKind, safe_filename, sniff
 
 BUCKET = "attachments"
 FILES = f"{BUCKET}.files"
@@ -65,6 +69,9 @@ CHUNK_SIZE = 255 * 1024
 READ_BATCH = 4
 MAX_FILE_BYTES = 25 * 1024 * 1024
 PROJECT_QUOTA_BYTES = 1024 * 1024 * 1024
+# HAR scrubs one process runs at once. A HAR's scrub holds one string whole with its scrubbed
+# copies (a body of up to `scrub.MAX_STRING_BYTES`, about 100 MB at its peak); the others wait.
+MAX_CONCURRENT_SCRUBS = 2
 
 Side = Literal["customer", "support"]
 
@@ -236,6 +243,7 @@ class FileStore:
         max_file_bytes: int = MAX_FILE_BYTES,
         project_quota_bytes: int = PROJECT_QUOTA_BYTES,
         chunk_size: int = CHUNK_SIZE,
+        max_concurrent_scrubs: int = MAX_CONCURRENT_SCRUBS,
     ) -> None:
         self.database = db
         self.files = db[FILES]
@@ -246,6 +254,7 @@ class FileStore:
         self.max_file_bytes = max_file_bytes
         self.project_quota_bytes = project_quota_bytes
         self.chunk_size = chunk_size
+        self._har_turns = asyncio.Semaphore(max_concurrent_scrubs)
 
     async def ensure_indexes(self) -> None:
         # GridFS's own two indexes (its tools expect them), then the project's queries'.
@@ -253,6 +262,9 @@ class FileStore:
         await self.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
         await self.files.create_index([("project_id", ASCENDING)])
         await self.claims.create_index([("project_id", ASCENDING), ("ticket_id", ASCENDING)])
+        # `{confirmed: False}`, the few claims in flight among every attached file's (FerretDB
+        # pushes a boolean equality down to it).
+        await self.claims.create_index([("confirmed", ASCENDING)])
         await self.uploads.create_index([("project_id", ASCENDING)])
 
     # -- in ------------------------------------------------------------------------------------
@@ -261,7 +273,11 @@ class FileStore:
         """Store `content` as the file `upload.file_id`: sniffed from its first bytes, scrubbed
         as it streams, cut into chunks as it goes. Raises `UnsupportedFileType`, `InvalidHar`,
         `FileTooLarge`, `QuotaExceeded` or `UploadCancelled` (and whatever reading `content`
-        raises); then nothing of the upload is left in the store."""
+        raises); then nothing of the upload is left in the store.
+
+        The quota holds however many uploads of a project run at once: each puts its size on its
+        record before it reads the project's usage (which counts those records), so of any two
+        finishing together, the later reader sees the other's bytes."""
         used = await self.usage(upload.project_id)
         if used >= self.project_quota_bytes:
             raise QuotaExceeded(self.project_quota_bytes, used)
@@ -271,11 +287,15 @@ class FileStore:
         )
         writer = _ChunkWriter(self.chunks, upload.file_id, self.chunk_size)
         try:
-            scrubber, content_type = await self._stream(upload, content, writer)
+            async with contextlib.AsyncExitStack() as har_turn:
+                scrubber, content_type = await self._stream(upload, content, writer, har_turn)
             await writer.finish()
-            if await self.uploads.find_one({"_id": upload.file_id}, {"_id": 1}) is None:
+            finished = await self.uploads.update_one(
+                {"_id": upload.file_id}, {"$set": {"bytes": Int64(writer.size)}}
+            )
+            if finished.matched_count == 0:
                 raise UploadCancelled(upload.file_id)
-            used = await self.usage(upload.project_id)
+            used = await self.usage(upload.project_id) - writer.size
             if used + writer.size > self.project_quota_bytes:
                 raise QuotaExceeded(self.project_quota_bytes, used)
             redactions = scrubber.redactions.as_dict() if scrubber is not None else {}
@@ -288,7 +308,11 @@ class FileStore:
         return stored_file(doc)
 
     async def _stream(
-        self, upload: Upload, content: AsyncIterable[bytes], writer: _ChunkWriter
+        self,
+        upload: Upload,
+        content: AsyncIterable[bytes],
+        writer: _ChunkWriter,
+        har_turn: contextlib.AsyncExitStack,
     ) -> tuple[Scrubber | None, str]:
         received = 0
         head = bytearray()
@@ -302,20 +326,25 @@ class FileStore:
                 head += piece
                 if len(head) < SNIFF_BYTES:
                     continue
-                scrubber, content_type = self._sniffed(upload, bytes(head))
+                scrubber, content_type = await self._sniffed(upload, bytes(head), har_turn)
                 piece = bytes(head)
                 head.clear()
             await writer.write(piece if scrubber is None else scrubber.feed(piece))
         if content_type is None:  # a file shorter than the sniffed head
-            scrubber, content_type = self._sniffed(upload, bytes(head))
+            scrubber, content_type = await self._sniffed(upload, bytes(head), har_turn)
             await writer.write(bytes(head) if scrubber is None else scrubber.feed(bytes(head)))
         if scrubber is not None:
             await writer.write(scrubber.close())
         return scrubber, content_type
 
-    @staticmethod
-    def _sniffed(upload: Upload, head: bytes) -> tuple[Scrubber | None, str]:
+    async def _sniffed(
+        self, upload: Upload, head: bytes, har_turn: contextlib.AsyncExitStack
+    ) -> tuple[Scrubber | None, str]:
+        """The upload's scrubber and type; a HAR first waits for its turn (`har_turn` holds it
+        until the upload has streamed in)."""
         sniffed = sniff(head, upload.filename, upload.declared_type)
+        if sniffed.kind is FileKind.HAR:
+            await har_turn.enter_async_context(self._har_turns)
         return new_scrubber(sniffed), sniffed.content_type
 
     def _file_document(
@@ -350,16 +379,21 @@ class FileStore:
         await self.uploads.delete_one({"_id": file_id})
 
     async def usage(self, project_id: str) -> int:
-        """The bytes the project's files take (uploads in progress not counted)."""
-        found = await (
-            await self.files.aggregate(
-                [
-                    {"$match": {"project_id": project_id}},
-                    {"$group": {"_id": None, "bytes": {"$sum": "$length"}}},
-                ]
-            )
-        ).to_list(None)
-        return int(found[0]["bytes"]) if found else 0
+        """The bytes the project's files take, with the uploads all in but not yet files (an
+        upload about to become a file may be counted twice for a moment, never not at all).
+        Uploads still streaming are not counted: each checks the quota when it is all in."""
+        used = 0
+        for collection, size in ((self.files, "$length"), (self.uploads, "$bytes")):
+            found = await (
+                await collection.aggregate(
+                    [
+                        {"$match": {"project_id": project_id}},
+                        {"$group": {"_id": None, "bytes": {"$sum": size}}},
+                    ]
+                )
+            ).to_list(None)
+            used += int(found[0]["bytes"]) if found else 0
+        return used
 
     # -- out -----------------------------------------------------------------------------------
 
@@ -420,7 +454,7 @@ class FileStore:
         message_id: str | None,
         internal: bool,
     ) -> Claim:
-        doc = {
+        doc: Document = {
             "_id": file_id,
             "project_id": project_id,
             "ticket_id": ticket_id,
@@ -428,6 +462,8 @@ class FileStore:
             "internal": internal,
             "claimed_at": self._clock(),
         }
+        if message_id is not None:
+            doc["confirmed"] = False  # until its ticket write is known to have committed
         for _ in range(3):
             try:
                 await self.claims.insert_one(doc)
@@ -438,9 +474,14 @@ class FileStore:
                 continue  # released in between: try again
             if message_id is not None:
                 # A hint for the purge (the claim decides): this file is attached.
-                await self.files.update_one(
+                hinted = await self.files.update_one(
                     {"_id": file_id}, {"$set": {"metadata.message_id": message_id}}
                 )
+                if hinted.matched_count == 0:
+                    # The file went (purged, or its project erased) after the caller read it: no
+                    # message may get it. Answered as the purge's claim: no such file.
+                    await self.claims.delete_one({"_id": file_id, "message_id": message_id})
+                    return replace(_claim(doc), message_id=None)
             return _claim(doc, fresh=True)
         holder = await self.claims.find_one({"_id": file_id})
         if holder is None:
@@ -465,7 +506,24 @@ class FileStore:
         """Give the file back (the message that claimed it was not written)."""
         deleted = await self.claims.delete_one({"_id": file_id, "message_id": message_id})
         if deleted.deleted_count:
-            await self.files.update_one({"_id": file_id}, {"$unset": {"metadata.message_id": ""}})
+            # Only this message's hint: a message that took the file over meanwhile keeps its own.
+            await self.files.update_one(
+                {"_id": file_id, "metadata.message_id": message_id},
+                {"$unset": {"metadata.message_id": ""}},
+            )
+
+    async def confirm(self, file_id: str, message_id: str) -> None:
+        """The claim's message is in its ticket: the claim is no longer to be settled."""
+        await self.claims.update_one(
+            {"_id": file_id, "message_id": message_id, "confirmed": False},
+            {"$set": {"confirmed": True}},
+        )
+
+    async def unconfirmed_claims(self, claimed_before: datetime) -> list[Claim]:
+        """Messages' claims made before `claimed_before` and never confirmed (purge claims
+        have no `confirmed`)."""
+        found = self.claims.find({"confirmed": False, "claimed_at": {"$lt": claimed_before}})
+        return [_claim(doc) async for doc in found]
 
     async def claim_of(self, file_id: str) -> Claim | None:
         doc = await self.claims.find_one({"_id": file_id})

@@ -6,7 +6,8 @@ work it does besides answering HTTP, in one place:
 - the outbox relay: publish every committed event;
 - the SLA scheduler (when enabled): record SLA warnings and breaches;
 - purges: expired idempotency keys and old outbox acks (FerretDB has no TTL indexes), files no
-  message took, and the chunks of uploads whose process died.
+  message took (after settling the claims no ticket write confirmed), and the chunks of uploads
+  whose process died.
 """
 
 import asyncio
@@ -143,6 +144,9 @@ class Runtime:
         self.tasks += [asyncio.create_task(work) for work in started]
 
     async def _purge_files(self) -> None:
+        # Claims no ticket write confirmed first: the file of one given back is then purged as
+        # unattached once it is old enough.
+        await self.tickets.settle_attachment_claims()
         unattached = timedelta(hours=self.settings.files_unattached_hours)
         await self.file_store.purge_unattached(unattached)
         await self.file_store.purge_stale_uploads(STALE_UPLOAD)
@@ -309,6 +313,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         clock=clock,
         max_file_bytes=settings.files_max_bytes,
         project_quota_bytes=settings.files_project_quota_bytes,
+        max_concurrent_scrubs=settings.files_max_concurrent_scrubs,
     )
     stored_files = StoredFiles(file_store)
     tickets = ticket_service(

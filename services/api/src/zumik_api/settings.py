@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         ge=1,
         description="What a project's files may take together (1 GiB); an upload past it gets 413.",
     )
+    files_max_concurrent_scrubs: int = Field(
+        default=2,
+        ge=1,
+        description="HAR uploads one API process scrubs at once (each may take about 100 MB at "
+        "its peak); the others wait their turn.",
+    )
     files_unattached_hours: float = Field(
         default=24.0,
         gt=0,

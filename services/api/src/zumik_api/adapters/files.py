@@ -1,7 +1,8 @@
 """The `Files` port on the files library (`zumik_files`), which owns the attachment store; the
 library's refusals become the service's."""
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from datetime import datetime
 from typing import cast
 
 from zumik_contracts import ids
@@ -78,6 +79,12 @@ class StoredFiles:
 
     async def release(self, file_id: str, message_id: str) -> None:
         await self._store.release(file_id, message_id)
+
+    async def confirm(self, file_id: str, message_id: str) -> None:
+        await self._store.confirm(file_id, message_id)
+
+    async def unconfirmed_claims(self, claimed_before: datetime) -> Sequence[FileClaim]:
+        return await self._store.unconfirmed_claims(claimed_before)
 
     async def delete(self, file_id: str) -> None:
         await self._store.delete(file_id)

@@ -2,13 +2,22 @@
 
 Who may attach a file: a customer, their project's uploads; the team, its uploads for that
 ticket. A file belongs to one message only. Attaching claims it with an insert into a unique key
-(see `zumik_files.store`), made inside the ticket's unit of work just before its write and given
-back if that write fails, so two messages racing for one file never both get it. A claim whose
-message never got written (its process died in between) is taken over once it is older than
-`STALE_CLAIM`, far longer than any ticket write may take.
+(see `zumik_files.store`), made inside the ticket's unit of work just before its write, so two
+messages racing for one file never both get it. Once the write commits, the claims are confirmed.
+If it fails, they are given back only when the message is known not to be in the stored ticket:
+a timeout or a lost connection can come after the server applied the write, and then the message
+lists the file, whose claim must stay (its erasure finds it through the claim, and the purge of
+unattached files must not take it).
+
+A claim left unconfirmed (its process died before confirming it, or neither the ticket nor the
+store answered after a failed write) is settled by `Attachments.settle`, which the file purge
+runs: confirmed if its message is in its ticket, released if not. Before that, a claim whose
+message never got written is taken over by another message once it is older than `STALE_CLAIM`,
+far longer than any ticket write may take.
 """
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,9 +31,20 @@ from zumik_api.service.ports import FileClaim, Files, Side, StoredFileView, Tick
 
 Clock = Callable[[], datetime]
 
+log = logging.getLogger("zumik_api.attachments")
+
 # Longer than a ticket's lease (15 s) and any store operation's time limit: a claim this old
 # whose message is not in its ticket will never be written.
 STALE_CLAIM = timedelta(seconds=60)
+# Unconfirmed claims this old are settled from their ticket: well past `STALE_CLAIM`, so their
+# message's write is over, one way or the other.
+SETTLE_AFTER = timedelta(minutes=5)
+
+
+async def in_ticket(tickets: Tickets, ticket_id: str | None, message_id: str) -> bool:
+    """Whether the message is in its stored ticket (not when the ticket is gone)."""
+    ticket = None if ticket_id is None else await tickets.get(ticket_id)
+    return ticket is not None and any(m.id == message_id for m in ticket.messages)
 
 
 def attachment_of(file: StoredFileView) -> Attachment:
@@ -41,8 +61,8 @@ def attachment_of(file: StoredFileView) -> Attachment:
 @dataclass
 class AttachmentPlan:
     """The files one request attaches to the message it adds: resolved against the ticket's
-    project once it is known, claimed for the new message before the ticket is written, and
-    given back if that write fails."""
+    project once it is known, claimed for the new message before the ticket is written, then
+    confirmed, or given back if that write fails and did not land."""
 
     files: Files
     tickets: Tickets
@@ -51,6 +71,7 @@ class AttachmentPlan:
     side: Side
     resolved: list[StoredFileView] = field(default_factory=list)
     claimed: list[tuple[str, str]] = field(default_factory=list)  # (file id, message id)
+    ticket_id: str | None = None  # the ticket of the claiming message
 
     @property
     def attachments(self) -> list[Attachment]:
@@ -86,6 +107,7 @@ class AttachmentPlan:
         message = next((m for m in ticket.new_messages if m.attachments), None)
         if message is None:
             return
+        self.ticket_id = ticket.id
         try:
             for index, file in enumerate(self.resolved):
                 holder = await self.files.claim(
@@ -110,8 +132,22 @@ class AttachmentPlan:
             await self.release()
             raise
 
+    async def confirm(self) -> None:
+        """The ticket write committed: the claims stay. Best effort, never failing the request:
+        a claim left unconfirmed is confirmed by `Attachments.settle`."""
+        claimed, self.claimed = self.claimed, []
+        await self._confirm(claimed)
+
+    async def write_failed(self) -> None:
+        """The ticket write raised: give back the claims unless the write landed after all.
+        When that cannot be told (the ticket cannot be read either), they stay, unconfirmed,
+        for `Attachments.settle`; the write's own error is what the caller gets."""
+        claimed, self.claimed = self.claimed, []
+        if claimed:
+            await asyncio.shield(self._after_failed_write(claimed))
+
     async def release(self) -> None:
-        """Give back what this request claimed (its ticket write failed)."""
+        """Give back what this request claimed (its ticket was not written)."""
         claimed, self.claimed = self.claimed, []
         if claimed:
             await asyncio.shield(self._release(claimed))
@@ -125,14 +161,28 @@ class AttachmentPlan:
         for file_id, message_id in claimed:
             await self.files.release(file_id, message_id)
 
+    async def _confirm(self, claimed: list[tuple[str, str]]) -> None:
+        try:
+            for file_id, message_id in claimed:
+                await self.files.confirm(file_id, message_id)
+        except Exception as error:
+            log.warning("attachment claims left unconfirmed: %s", type(error).__name__)
+
+    async def _after_failed_write(self, claimed: list[tuple[str, str]]) -> None:
+        message_id = claimed[0][1]
+        try:
+            if await in_ticket(self.tickets, self.ticket_id, message_id):
+                await self._confirm(claimed)
+            else:
+                await self._release(claimed)
+        except Exception as error:
+            log.warning("claims of message %s left to settle: %s", message_id, type(error).__name__)
+
     async def _stale(self, holder: FileClaim) -> bool:
         """A claim whose message will never be written: old, and not in its ticket."""
         if holder.message_id is None or self.clock() - holder.claimed_at < STALE_CLAIM:
             return False
-        if holder.ticket_id is None:
-            return True
-        ticket = await self.tickets.get(holder.ticket_id)
-        return ticket is None or all(m.id != holder.message_id for m in ticket.messages)
+        return not await in_ticket(self.tickets, holder.ticket_id, holder.message_id)
 
 
 class Attachments:
@@ -147,3 +197,22 @@ class Attachments:
         if len(ids) > MAX_ATTACHMENTS:
             raise UnknownAttachment(ids[MAX_ATTACHMENTS], f"attachments.{MAX_ATTACHMENTS}")
         return AttachmentPlan(self._files, self._tickets, self._clock, list(ids), side)
+
+    async def settle(self) -> int:
+        """Settle the claims still unconfirmed `SETTLE_AFTER` after they were made: confirmed
+        when the message is in its ticket, released when it is not (or the ticket is gone), so
+        the purge of unattached files takes the file in its turn. How many were released."""
+        released = 0
+        for claim in await self._files.unconfirmed_claims(self._clock() - SETTLE_AFTER):
+            message_id = claim.message_id
+            if message_id is None:  # the purge's own claim: never unconfirmed
+                continue
+            try:
+                if await in_ticket(self._tickets, claim.ticket_id, message_id):
+                    await self._files.confirm(claim.file_id, message_id)
+                else:
+                    await self._files.release(claim.file_id, message_id)
+                    released += 1
+            except Exception as error:  # one ticket that cannot be read holds up no other
+                log.warning("claim on %s not settled: %s", claim.file_id, type(error).__name__)
+        return released

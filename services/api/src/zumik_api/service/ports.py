@@ -222,6 +222,8 @@ class FileClaim(Protocol):
     """Which message holds a file; `message_id` None while the purge deletes it."""
 
     @property
+    def file_id(self) -> str: ...
+    @property
     def message_id(self) -> str | None: ...
     @property
     def ticket_id(self) -> str | None: ...
@@ -296,5 +298,11 @@ class Files(Protocol):
         """Replace a stale claim; the claim that holds the file afterwards."""
 
     async def release(self, file_id: str, message_id: str) -> None: ...
+
+    async def confirm(self, file_id: str, message_id: str) -> None:
+        """The message holding the claim is written: the claim stays for good."""
+
+    async def unconfirmed_claims(self, claimed_before: datetime) -> Sequence[FileClaim]:
+        """Messages' claims made before `claimed_before` and never confirmed."""
 
     async def delete(self, file_id: str) -> None: ...

@@ -110,8 +110,10 @@ class TicketService:
             return await self.get(ProjectScope(customer.project_id), ticket.id)
         except BaseException:
             if files is not None:
-                await files.release()
+                await files.write_failed()
             raise
+        if files is not None:
+            await files.confirm()
         if not await self._plans.still_exists(customer.project_id):
             # The key was let in by a cache while the project was being erased: the erasure
             # may have swept already, so this ticket must not stay behind it.
@@ -243,6 +245,13 @@ class TicketService:
             raise
         return recorded
 
+    # -- attachments ---------------------------------------------------------------------------
+
+    async def settle_attachment_claims(self) -> int:
+        """Settle the claims on files that no ticket write confirmed (see `Attachments.settle`);
+        how many were given back."""
+        return 0 if self._attachments is None else await self._attachments.settle()
+
     # -- the one path of every change ----------------------------------------------------------
 
     async def _change(
@@ -279,8 +288,10 @@ class TicketService:
                 await work.commit()
             except BaseException:
                 if files is not None:
-                    await files.release()
+                    await files.write_failed()
                 raise
+            if files is not None:
+                await files.confirm()
             if moved and not earlier:
                 await self._timers.set(ticket.id, ticket.project_id, check_after)
         return ticket
