@@ -21,31 +21,21 @@ import httpx
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_accounts.projects import Projects
-from zumik_contracts.tickets import PLANS
 from zumik_idempotency import IdempotencyRecords
 from zumik_store import mongo
 from zumik_store.mongo import Document
 from zumik_tickets.indexes import ensure_indexes as ensure_ticket_indexes
 from zumik_tickets.outbox import OutboxLedger
 
+from tests.services import LOCAL_AMQP_URL, LOCAL_MONGODB_URL, UNTHROTTLED
+
 log = logging.getLogger("benchmarks")
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCAL_MONGODB_URL = "mongodb://127.0.0.1:27017/"
-LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 LOOPBACK = "127.0.0.1"
 # The benchmark's own client (seeding, the driver side, explain): no store timeout to speak of, as
 # before the services' clients had one. A FerretDB scan of 100,000 tickets takes tens of seconds.
 DRIVER_TIMEOUT_SECONDS = 1800.0
-# The API's per-plan rate limits (`RATE_LIMIT_<PLAN>[_WRITES]`, a minute's quota), far above any
-# load here: the limiter stays in every request's path, but the benchmarks measure throughput and
-# latency, not the quotas (one project at 100 tickets/s is 6,000 writes a minute). An API without
-# these settings ignores them.
-UNTHROTTLED = {
-    f"RATE_LIMIT_{plan.upper()}{kind}": str(1_000_000_000)
-    for plan in PLANS
-    for kind in ("", "_WRITES")
-}
 # Settings the children must not inherit: a stray key would send real email or webhooks.
 _SCRUBBED_ENV = (
     "RESEND_API_KEY",

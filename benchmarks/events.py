@@ -49,7 +49,7 @@ from benchmarks.rawhttp import RawHttpClient
 from benchmarks.report import Section
 from benchmarks.seed import SeedProject, create_project, insert_all, project_tickets
 from benchmarks.stats import LoadResult, fmt, fmt_ratio, median_run, percentile, ratio
-from benchmarks.webhooks import WebhookReceiver, webhook_receiver
+from tests.webhooks import WebhookReceiver, wait_for_webhooks, webhook_receiver
 
 log = logging.getLogger("benchmarks")
 
@@ -260,16 +260,6 @@ async def steady_creates(
         await client.close()
 
 
-async def wait_for_webhooks(
-    receiver: WebhookReceiver, ticket_ids: set[str], within_s: float
-) -> None:
-    """Poll (bounded) until every ticket's webhook arrived."""
-    for _ in range(int(within_s / 0.2) + 1):
-        if ticket_ids <= receiver.arrivals().keys():
-            return
-        await asyncio.sleep(0.2)
-
-
 def notifier_env(mongodb_url: str, amqp_url: str, webhook_url: str) -> dict[str, str]:
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     return {
@@ -297,8 +287,8 @@ async def warm_up(base_url: str, project: SeedProject, receiver: WebhookReceiver
     """A few tickets through the whole path, so the notifier is known to be consuming."""
     created, _ = await steady_creates(base_url, project, rate=5.0, seconds=1.0)
     wanted = {c.ticket_id for c in created if c.ticket_id is not None}
-    await wait_for_webhooks(receiver, wanted, within_s=90.0)
-    if not wanted or not wanted <= receiver.arrivals().keys():
+    await wait_for_webhooks(receiver, wanted, within=90.0)
+    if not wanted or not wanted <= receiver.first_arrivals().keys():
         raise ServiceFailed("no webhook arrived for the warm-up tickets")
 
 
@@ -307,7 +297,7 @@ async def measured_load(
 ) -> EndToEnd:
     """Tickets at `rate` for `seconds`, then a bounded wait for their webhooks."""
     log.info("end to end at %.0f tickets/s for %.0f s", rate, seconds)
-    duplicates = receiver.duplicates()
+    redeliveries = receiver.redeliveries()
     created, send_seconds = await steady_creates(base_url, project, rate, seconds)
     wanted = {c.ticket_id for c in created if c.ticket_id is not None}
     await wait_for_webhooks(receiver, wanted, E2E_SETTLE)
@@ -316,8 +306,8 @@ async def measured_load(
         len(created),
         send_seconds,
         created,
-        receiver.arrivals(),
-        receiver.duplicates() - duplicates,
+        receiver.first_arrivals(),
+        receiver.redeliveries() - redeliveries,
     )
 
 

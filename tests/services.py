@@ -11,9 +11,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from zumik_contracts.tickets import PLANS
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_MONGODB_URL = "mongodb://127.0.0.1:27017/"
 LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+# For an API process under load (the benchmarks, the cluster tests): its per-plan rate limits
+# (`RATE_LIMIT_<PLAN>[_WRITES]`, a minute's quota) far above any load there. The limiter stays in
+# every request's path, but what is measured is throughput and failover, not the quotas (one
+# project at 100 tickets/s is 6,000 writes a minute). An API without these settings ignores them.
+UNTHROTTLED = {
+    f"RATE_LIMIT_{plan.upper()}{kind}": str(1_000_000_000)
+    for plan in PLANS
+    for kind in ("", "_WRITES")
+}
 
 
 @dataclass(frozen=True)

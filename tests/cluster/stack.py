@@ -22,27 +22,18 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from zumik_contracts.tickets import PLANS
 
 from tests.cluster.nodes import RabbitCluster
+from tests.services import UNTHROTTLED
+from tests.webhooks import LOOPBACK, WebhookReceiver, webhook_receiver
 
-LOOPBACK = "127.0.0.1"
-
-# The steady load is one project's: far over its plan's per-minute quota, which is not under test.
-UNTHROTTLED = {
-    f"RATE_LIMIT_{plan.upper()}{kind}": str(1_000_000_000)
-    for plan in PLANS
-    for kind in ("", "_WRITES")
-}
 READY_WITHIN = 120.0  # a loaded two-core machine starts the API in 3-10 s; leave room
 STOP_WITHIN = 20.0
 # What the service processes must not inherit: a stray key would send real email or webhooks,
@@ -92,123 +83,6 @@ def single_amqp_url(cluster: RabbitCluster, index: int, name: str) -> str:
 
 
 # -- the ops webhook receiver ------------------------------------------------------------------
-
-
-_RESPONSE = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
-_MAX_BODY = 1 << 20
-
-
-@dataclass(frozen=True)
-class Webhook:
-    webhook_id: str
-    ticket_id: str | None
-    event_type: str | None
-    arrived: float
-
-
-class WebhookReceiver:
-    """A loopback HTTP/1.1 endpoint (keep-alive, 204 to everything) in a thread of its own,
-    recording every webhook: its `webhook-id`, the ticket and the arrival time."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._received: list[Webhook] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stopped: asyncio.Event | None = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}/ops-webhook"
-
-    def received(self) -> list[Webhook]:
-        with self._lock:
-            return list(self._received)
-
-    def first_arrivals(self) -> dict[str, float]:
-        """Each ticket's first `ticket.created` webhook."""
-        first: dict[str, float] = {}
-        for hook in self.received():
-            if hook.ticket_id is not None and hook.event_type == "ticket.created":
-                first.setdefault(hook.ticket_id, hook.arrived)
-        return first
-
-    def duplicates(self) -> dict[str, int]:
-        """webhook-ids that arrived more than once, with their counts."""
-        counts = Counter(hook.webhook_id for hook in self.received())
-        return {webhook_id: n for webhook_id, n in counts.items() if n > 1}
-
-    def _record(self, head: str, body: bytes, arrived: float) -> None:
-        webhook_id = ""
-        for line in head.split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "webhook-id":
-                webhook_id = value.strip()
-        ticket_id: str | None = None
-        event_type: str | None = None
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            event = json.loads(body)
-            ticket_id, event_type = str(event["data"]["ticket_id"]), str(event["type"])
-        with self._lock:
-            self._received.append(Webhook(webhook_id, ticket_id, event_type, arrived))
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
-                while True:
-                    try:
-                        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-                    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-                        return
-                    length = 0
-                    for line in head.split("\r\n")[1:]:
-                        name, _, value = line.partition(":")
-                        if name.strip().lower() == "content-length":
-                            length = min(int(value.strip()), _MAX_BODY)
-                    body = await reader.readexactly(length)
-                    self._record(head, body, time.monotonic())
-                    writer.write(_RESPONSE)
-                    await writer.drain()
-        finally:
-            writer.close()
-
-    async def _serve(self, started: threading.Event) -> None:
-        self._stopped = asyncio.Event()
-        server = await asyncio.start_server(self._handle, LOOPBACK, 0)
-        self.port = server.sockets[0].getsockname()[1]
-        started.set()
-        async with server:
-            await self._stopped.wait()
-
-    def start(self) -> None:
-        started = threading.Event()
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self._serve(started))
-            self._loop.close()
-
-        self._thread = threading.Thread(target=serve, name="webhook-receiver", daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            raise RuntimeError("the webhook receiver did not start")
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stopped is not None:
-            self._loop.call_soon_threadsafe(self._stopped.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
-
-@contextlib.contextmanager
-def webhook_receiver() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    receiver.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
 
 
 # -- the service processes ---------------------------------------------------------------------
@@ -628,18 +502,6 @@ def lag_in(load: TicketLoad, receiver: WebhookReceiver, start: float, end: float
         max=max(lags, default=math.nan),
         longest_gap=max(gaps, default=math.nan),
     )
-
-
-async def wait_for_webhooks(
-    receiver: WebhookReceiver, ticket_ids: set[str], within: float
-) -> set[str]:
-    """Until every ticket's webhook arrived (or `within` s passed); the ones still missing."""
-    deadline = time.monotonic() + within
-    while True:
-        missing = ticket_ids - receiver.first_arrivals().keys()
-        if not missing or time.monotonic() > deadline:
-            return missing
-        await asyncio.sleep(0.2)
 
 
 _RESUMED = re.compile(r"reachable again after ([0-9.]+) s")

@@ -98,6 +98,27 @@ async def test_the_limits_hold_across_api_processes(own_db: AsyncDatabase[Docume
     assert first.hit("prj_y:requests", 10).allowed  # keys are counted apart
 
 
+async def test_a_sync_writes_only_the_counts_that_changed(own_db: AsyncDatabase[Document]) -> None:
+    """Every sync rewrote each bucket of the minute (seven upserts a key, four times a second,
+    per process); a bucket whose count did not change since it was stored is left alone."""
+    now = [1_000_000.0]
+    limiter = SharedRateLimiter(own_db.rate_limits, clock=lambda: now[0])
+    assert limiter.hit("prj_x:requests", 100).allowed
+    await limiter.sync()
+    assert await own_db.rate_limits.count_documents({}) == 1
+    # Gone from the store: a sync that rewrote unchanged buckets would bring it back.
+    await own_db.rate_limits.delete_many({})
+    now[0] += 10  # the next bucket
+    assert limiter.hit("prj_x:requests", 100).allowed
+    assert limiter.hit("prj_x:requests", 100).allowed
+    await limiter.sync()
+    stored = await own_db.rate_limits.find({}).to_list(None)
+    assert [(d["bucket"], d["count"]) for d in stored] == [(1_000_010, 2)]
+    assert limiter.hit("prj_x:requests", 100).allowed  # a bucket that changes is written again
+    await limiter.sync()
+    assert (await own_db.rate_limits.find_one({"bucket": 1_000_010}) or {}).get("count") == 3
+
+
 async def test_a_limiter_that_cannot_reach_the_store_still_decides_alone() -> None:
     from zumik_store import mongo
 

@@ -46,8 +46,8 @@ from tests.cluster.stack import (
     role_of,
     running_stack,
     stop_and_restore,
-    wait_for_webhooks,
 )
+from tests.webhooks import wait_for_webhooks
 
 pytestmark = pytest.mark.slow
 

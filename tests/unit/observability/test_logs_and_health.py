@@ -4,11 +4,18 @@ import asyncio
 import json
 import logging
 
+from opentelemetry import propagate
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import Counter
 from zumik_observability.health import HealthServer
 from zumik_observability.logs import JsonFormatter, bind
 from zumik_observability.metrics import Reading, Readings, new_registry, render
-from zumik_observability.tracing import continued_span, current_traceparent, export_requested
+from zumik_observability.tracing import (
+    continued_span,
+    current_traceparent,
+    export_requested,
+    tracer_provider,
+)
 
 from tests.tracing import exporter
 
@@ -67,6 +74,24 @@ def test_otlp_export_is_off_unless_the_environment_asks() -> None:
     assert not export_requested(
         {"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}
     )
+
+
+def test_unexported_spans_are_ids_only_and_exported_ones_are_recorded() -> None:
+    """Without export, a span costs no recording but still has ids for the logs and the
+    outbox's `traceparent`, continuing the caller's trace."""
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    parent = propagate.extract({"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"})
+    # The providers alone: installing one is once per process (tests/tracing.py's).
+    unexported = tracer_provider("zumik-tests", environ={})
+    exported = tracer_provider("zumik-tests", environ={}, exporter=InMemorySpanExporter())
+    assert unexported is not None
+    assert exported is not None
+    quiet = unexported.get_tracer("t").start_span("s", context=parent)
+    assert not quiet.is_recording()
+    assert quiet.get_span_context().is_valid
+    assert format(quiet.get_span_context().trace_id, "032x") == trace_id
+    assert exported.get_tracer("t").start_span("s", context=parent).is_recording()
+    assert tracer_provider("zumik-tests", environ={"OTEL_SDK_DISABLED": "true"}) is None
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:

@@ -14,6 +14,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_contracts import ids
 from zumik_contracts.tickets import PLANS, Plan
+from zumik_store.batching import ExistenceReads
 from zumik_store.clock import Clock, utc_now
 from zumik_store.deletion import delete_all
 from zumik_store.lease import Leases
@@ -85,6 +86,7 @@ def looks_like_api_key(token: str) -> bool:
 class Projects:
     def __init__(self, db: AsyncDatabase[Document], clock: Clock = utc_now) -> None:
         self._projects = db.projects
+        self._existence = ExistenceReads(db.projects)
         self._keys = db.api_keys
         self._sessions = Sessions(db, clock)
         self._clock = clock
@@ -105,6 +107,11 @@ class Projects:
     async def get(self, project_id: str) -> Project | None:
         doc = await self._projects.find_one({"_id": project_id})
         return None if doc is None else _project(doc)
+
+    async def exists(self, project_id: str) -> bool:
+        """Whether the project exists, read after the call began (concurrent calls about one
+        project share a read: every create checks it, see the API's `still_exists`)."""
+        return await self._existence.exists(project_id)
 
     async def name_of(self, project_id: str) -> str | None:
         doc = await self._projects.find_one({"_id": project_id}, {"name": 1})

@@ -1,10 +1,11 @@
 """OpenTelemetry tracing: the process's tracer provider, and trace context across the queue.
 
 Spans always get ids once `configure_tracing` ran: log lines and outbox entries carry them, so a
-request can be followed in the logs with no collector at all. They are exported over OTLP/HTTP
-only when asked, by the standard variables: `OTEL_EXPORTER_OTLP_ENDPOINT` (or
-`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), or `OTEL_TRACES_EXPORTER=otlp`. `OTEL_SDK_DISABLED=true`
-turns tracing off; `OTEL_SERVICE_NAME` renames the service.
+request can be followed in the logs with no collector at all. They are recorded and exported over
+OTLP/HTTP only when asked, by the standard variables: `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), or `OTEL_TRACES_EXPORTER=otlp` (then `OTEL_TRACES_SAMPLER`
+applies). Unexported, a span is only its ids: recording it would cost CPU on every request for
+nothing. `OTEL_SDK_DISABLED=true` turns tracing off; `OTEL_SERVICE_NAME` renames the service.
 
 Across RabbitMQ the context travels as the W3C `traceparent` header: the API's relay continues
 the request's trace from the one its outbox entry stored, and FastStream's
@@ -23,6 +24,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
@@ -37,6 +39,7 @@ __all__ = [
     "instrument_pymongo",
     "span",
     "tracer",
+    "tracer_provider",
 ]
 
 TRACER_NAME = "zumik"
@@ -65,24 +68,42 @@ def configure_tracing(
 ) -> TracerProvider | None:
     """Install the process's tracer provider (once per process, at start-up). `exporter` gets
     every span as it ends (tests pass an in-memory one)."""
+    provider = tracer_provider(service_name, exporter=exporter, environ=environ)
+    if provider is not None:
+        trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer_provider(
+    service_name: str,
+    *,
+    exporter: SpanExporter | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> TracerProvider | None:
+    """The tracer provider `configure_tracing` installs (None when the SDK is disabled)."""
     if environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
         return None
     name = environ.get("OTEL_SERVICE_NAME") or service_name
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+    recorded = exporter is not None or export_requested(environ)
+    provider = TracerProvider(
+        resource=Resource.create({SERVICE_NAME: name}),
+        # None: the SDK's default (parent-based, always on) or OTEL_TRACES_SAMPLER's.
+        sampler=None if recorded else ALWAYS_OFF,
+    )
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     if export_requested(environ):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
     return provider
 
 
-def instrument_pymongo() -> None:
-    """A client span for every MongoDB command (once per process)."""
+def instrument_pymongo(environ: Mapping[str, str] = os.environ) -> None:
+    """A client span for every MongoDB command (once per process), when spans are exported:
+    unexported, its command listener would only cost."""
     global _pymongo_instrumented
-    if _pymongo_instrumented:
+    if _pymongo_instrumented or not export_requested(environ):
         return
     from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 

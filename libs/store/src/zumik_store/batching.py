@@ -6,6 +6,8 @@ there is no delay at all; under load one round trip carries many writes. On Ferr
 that matters twice: an `insert_many` is one transaction, and a batch never has its writes
 competing for SQLite's single write lock, whose busy handler sleeps for milliseconds at a time.
 `ordered=False` keeps one write's failure, such as a duplicate key, its caller's alone.
+
+`ExistenceReads` does the same for a frequent read: concurrent existence checks of a document.
 """
 
 import asyncio
@@ -142,6 +144,58 @@ class UpdateBatcher(_GroupCommit[UpdateOne]):
 
     async def _store(self, writes: list[UpdateOne]) -> None:
         await self._collection.bulk_write(writes, ordered=False)
+
+
+class ExistenceReads:
+    """Concurrent "does `_id` still exist?" questions about one document answered by one read.
+
+    A read starts only after every question it answers was asked (a question asked while a read
+    of its document is on its way waits for the next), so its answer can stand for a read the
+    caller made itself: e.g. that the document was not deleted before the caller's own write
+    landed. Different documents are read side by side, each by `_id` (an index lookup on any
+    store; a `$in` would be a scan on FerretDB)."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+        self._queued: dict[str, list[asyncio.Future[bool]]] = {}
+        self._readers: dict[str, asyncio.Task[None]] = {}
+        self.reads = 0
+
+    async def exists(self, document_id: str) -> bool:
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queued.setdefault(document_id, []).append(answer)
+        if document_id not in self._readers:
+            self._readers[document_id] = asyncio.create_task(self._read_queued(document_id))
+        return await answer
+
+    async def _read_queued(self, document_id: str) -> None:
+        answers: list[asyncio.Future[bool]] = []
+        try:
+            while answers := self._queued.pop(document_id, []):
+                self.reads += 1
+                try:
+                    found = await self._collection.find_one({"_id": document_id}, {"_id": 1})
+                except Exception as error:
+                    _settle(answers, error=error)
+                else:
+                    _settle(answers, found is not None)
+        finally:
+            del self._readers[document_id]
+            for answer in answers + self._queued.pop(document_id, []):  # cancelled mid-read
+                if not answer.done():
+                    answer.cancel()
+
+
+def _settle(
+    answers: list[asyncio.Future[bool]], result: bool = False, *, error: Exception | None = None
+) -> None:
+    for answer in answers:
+        if answer.done():  # its caller was cancelled
+            continue
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result)
 
 
 def _write_error(details: Document) -> Exception:

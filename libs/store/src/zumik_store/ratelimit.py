@@ -60,6 +60,8 @@ class SharedRateLimiter:
         self._clock = clock
         self.process = secrets.token_hex(6)
         self._mine: dict[str, dict[int, int]] = defaultdict(dict)  # key -> bucket -> count
+        # What the store holds of `_mine`: a sync writes only the buckets that changed since.
+        self._stored: dict[str, dict[int, int]] = defaultdict(dict)
         self._others: dict[str, dict[int, int]] = {}
         self._dirty: set[str] = set()
         self._sync_failing = False
@@ -125,18 +127,25 @@ class SharedRateLimiter:
         self._sync_failing = False
 
     async def _write(self, keys: set[str], oldest: int) -> None:
-        writes = [
-            UpdateOne(
-                {"_id": f"{key}|{bucket}|{self.process}"},
-                {"$set": {"key": key, "bucket": bucket, "process": self.process, "count": count}},
-                upsert=True,
-            )
+        changed = [
+            (key, bucket, count)
             for key in keys
             for bucket, count in self._mine.get(key, {}).items()
-            if bucket >= oldest
+            if bucket >= oldest and self._stored[key].get(bucket) != count
         ]
-        for start in range(0, len(writes), 16):  # FerretDB: few statements per command
-            await self._collection.bulk_write(writes[start : start + 16], ordered=False)
+        for start in range(0, len(changed), 16):  # FerretDB: few statements per command
+            chunk = changed[start : start + 16]
+            writes = [
+                UpdateOne(
+                    {"_id": f"{key}|{bucket}|{self.process}"},
+                    {"$set": {"key": key, "bucket": bucket, "process": self.process, "count": n}},
+                    upsert=True,
+                )
+                for key, bucket, n in chunk
+            ]
+            await self._collection.bulk_write(writes, ordered=False)
+            for key, bucket, n in chunk:
+                self._stored[key][bucket] = n
 
     async def _read(self, key: str, oldest: int) -> dict[int, int]:
         others: dict[int, int] = {}
@@ -150,10 +159,11 @@ class SharedRateLimiter:
         return others
 
     def _forget_before(self, oldest: int) -> None:
-        for counts in (*self._mine.values(), *self._others.values()):
+        tables = (self._mine, self._others, self._stored)
+        for counts in [counts for table in tables for counts in table.values()]:
             for bucket in [b for b in counts if b < oldest]:
                 del counts[bucket]
-        for table in (self._mine, self._others):
+        for table in tables:
             for key in [k for k, counts in table.items() if not counts]:
                 del table[key]
 

@@ -386,8 +386,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     install_outage_handler(app)
     # A server span per request, continuing an incoming `traceparent`; exported only when the
-    # process configured tracing (`zumik_api.main`).
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    # process configured tracing (`zumik_api.main`). Not a span for each ASGI message as well.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     return app
 
 

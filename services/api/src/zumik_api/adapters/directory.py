@@ -57,7 +57,8 @@ class CachedDirectory:
         return None if project is None else project.plan
 
     async def still_exists(self, project_id: str) -> bool:
-        return await self._projects.get(project_id) is not None
+        # Never the cache: read after the caller's write (concurrent checks share one read).
+        return await self._projects.exists(project_id)
 
     async def project_name(self, project_id: str) -> str | None:
         project = await self._project(project_id)
