@@ -93,9 +93,11 @@ until it is restarted.
 So on this store a list costs in proportion to the project's tickets (to the page, when its
 sort by `_id` is pushed down), the staff queue's page to the tickets awaiting the team (all of
 them, since its sort is done in Go), the scheduler's candidate query to its `sla_timers` (a
-range on `check_at`, scanned), and the relay's sweep to the whole `tickets` collection (a range
-on `outbox_at`, scanned, at most 5% of the relay's time); on MongoDB 7 the same queries are
-ranges on the compound indexes the tickets library creates.
+range on `check_at`, scanned), and the relay's sweep to the tickets written in the minutes it
+walks (an equality on `outbox_minute` each), plus one scan to find the oldest ticket when it has
+more than a day to walk and, once per store, one for the tickets
+written before `outbox_minute` existed; on MongoDB 7 the same queries are ranges on the compound
+indexes the tickets library creates.
 
 The API section's list benchmark (issue 2) loads both projects (100 and 10,000 tickets) into
 one database before measuring either, so that its ratio isolates the dependence on the

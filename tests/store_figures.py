@@ -18,6 +18,7 @@ from zumik_accounts.projects import Projects
 from zumik_api.bootstrap import build_runtime, create_app
 from zumik_api.settings import Settings
 from zumik_contracts.staff import QueueFilters
+from zumik_store import mongo
 from zumik_store.clock import utc_now
 from zumik_tickets.queue import SupportQueue
 
@@ -94,7 +95,12 @@ async def measure(server: str, sizes: list[int]) -> None:
             figures = [await fastest(page), await fastest(listed)]
             print(f"{have},{have}," + ",".join(f"{ms:.0f}" for ms in figures) + ",-")
     finally:
-        await runtime.client.drop_database(db.name)
+        # The runtime closed its client when the app stopped: one of our own drops the database.
+        cleanup = mongo.connect(url, timeout_seconds=30)
+        try:
+            await cleanup.drop_database(db.name)
+        finally:
+            await cleanup.close()
 
 
 if __name__ == "__main__":
