@@ -204,3 +204,34 @@ async def test_a_wrong_api_key_is_refused_beside_the_sign_in_button(page: Page) 
     await expect(page.locator("#signin-error")).to_contain_text("(request req_")
     await expect(heading(page, "Sign in to Zumik Support")).to_be_visible()
     await expect(page.get_by_label("Your email")).to_have_value("someone@example.com")
+
+
+async def test_a_ticket_that_fails_to_load_offers_a_retry_and_another_projects_is_not_found(
+    live_api: LiveApi, context: BrowserContext, page: Page, http: httpx.AsyncClient
+) -> None:
+    customer = await new_customer(live_api.db, "Kestrel Maps", "base", "ines@kestrel.example")
+    other = await new_customer(live_api.db, "Other Co", "base", "ola@other.example")
+    theirs = await open_ticket(http, other, "Their ticket", "Not for Kestrel's eyes.")
+    ours = await open_ticket(http, customer, "Tiles load slowly", "Since this morning.")
+    await sign_in(context, customer.sign_in)
+
+    # Another project's ticket does not exist for this project.
+    await page.goto(f"/console/#/tickets/{theirs['id']}")
+    await expect(heading(page, "Ticket not found")).to_be_visible()
+    await expect(
+        page.get_by_text(f"There is no ticket {theirs['id']} in this project.")
+    ).to_be_visible()
+    await expect(page.get_by_text("Not for Kestrel's eyes.")).to_have_count(0)
+
+    # The API is unreachable while the page loads: the error, and a retry that loads it.
+    async def unreachable(route: Route) -> None:
+        await route.abort("connectionfailed")
+
+    pattern = f"**/v2/support/tickets/{ours['id']}"
+    await page.route(pattern, unreachable)
+    await page.goto(f"/console/#/tickets/{ours['id']}")
+    await expect(page.get_by_role("alert")).to_contain_text("Could not reach Zumik")
+    await page.unroute(pattern, unreachable)
+    await page.get_by_role("button", name="Try again").click()
+    await expect(heading(page, "Tiles load slowly")).to_be_visible()
+    await expect(messages(page)).to_have_count(1)

@@ -100,6 +100,17 @@ export function ErrorText({ message, id }: { message: string | null; id?: string
   );
 }
 
+export function RetryableError({ message, onRetry }: { message: string; onRetry: () => void }) {
+  return (
+    <div class="stack-sm">
+      <ErrorText message={message} />
+      <button type="button" onClick={onRetry}>
+        Try again
+      </button>
+    </div>
+  );
+}
+
 export function Notice({ children, tone = 'info' }: { children: ComponentChildren; tone?: 'info' | 'success' | 'warning' }) {
   return <div class={`notice notice-${tone}`}>{children}</div>;
 }

@@ -9,6 +9,7 @@ import {
   PageHeading,
   PRIORITY_LABELS,
   PriorityTag,
+  RetryableError,
   STATUS_LABELS,
   SlaClockView,
   Spinner,
@@ -243,12 +244,7 @@ export function Inbox({ session }: { session: Session }) {
       <LiveRegion message={announcement} testId="queue-updates" />
       {state.loading && state.items.length === 0 ? <Spinner label="Loading the queue…" /> : null}
       {state.error ? (
-        <div class="stack-sm">
-          <ErrorText message={state.error} />
-          <button type="button" onClick={() => void load()}>
-            Try again
-          </button>
-        </div>
+        <RetryableError message={state.error} onRetry={() => void load()} />
       ) : null}
       {!state.loading && !state.error && state.items.length === 0 ? (
         <p class="empty-state">{filtered ? 'No tickets match these filters.' : 'Nothing is waiting for the team.'}</p>

@@ -5,6 +5,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, api, describeError, paths } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ReplyForm } from '../components/ReplyForm';
+import { TicketUnavailable } from '../components/TicketUnavailable';
 import { Thread } from '../components/thread';
 import {
   ErrorText,
@@ -15,7 +16,6 @@ import {
   PriorityTag,
   STATUS_LABELS,
   SlaClockView,
-  Spinner,
   StatusBadge,
   TimeAt,
   capitalize,
@@ -83,28 +83,13 @@ export function StaffTicketPage({ id, session }: { id: string; session: Session 
   };
 
   if (!ticket) {
-    const notFound = live.loadError instanceof ApiError && live.loadError.status === 404;
     return (
-      <div class="stack">
-        <p class="breadcrumb">
-          <a href={href.inbox()}>← Inbox</a>
-        </p>
-        <PageHeading title={notFound ? 'Ticket not found' : 'Ticket'} />
-        {notFound ? (
-          <p>
-            There is no ticket <code>{id}</code>.
-          </p>
-        ) : live.loadError ? (
-          <div class="stack-sm">
-            <ErrorText message={describeError(live.loadError)} />
-            <button type="button" onClick={() => void live.refresh().catch(() => undefined)}>
-              Try again
-            </button>
-          </div>
-        ) : (
-          <Spinner label="Loading the ticket…" />
-        )}
-      </div>
+      <TicketUnavailable
+        back={<a href={href.inbox()}>← Inbox</a>}
+        missing={<>There is no ticket <code>{id}</code>.</>}
+        loadError={live.loadError}
+        onRetry={() => void live.refresh().catch(() => undefined)}
+      />
     );
   }
 

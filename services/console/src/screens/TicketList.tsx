@@ -2,7 +2,7 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, describeError, paths, query } from '../api';
-import { PageHeading, PriorityTag, Spinner, StatusBadge, TimeAgo, capitalize, ErrorText, LiveRegion } from '../components/ui';
+import { ErrorText, LiveRegion, PageHeading, PriorityTag, RetryableError, Spinner, StatusBadge, TimeAgo, capitalize } from '../components/ui';
 import { usePoll } from '../poll';
 import { href } from '../router';
 import { useDraft } from '../store';
@@ -118,12 +118,7 @@ export function TicketList() {
       <LiveRegion message={announcement} />
       {state.loading && state.items.length === 0 ? <Spinner label="Loading your tickets…" /> : null}
       {state.error ? (
-        <div class="stack-sm">
-          <ErrorText message={state.error} />
-          <button type="button" onClick={() => void load()}>
-            Try again
-          </button>
-        </div>
+        <RetryableError message={state.error} onRetry={() => void load()} />
       ) : null}
       {!state.loading && !state.error && state.items.length === 0 ? (
         <p class="empty-state">

@@ -4,6 +4,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, api, describeError, paths } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ReplyForm } from '../components/ReplyForm';
+import { TicketUnavailable } from '../components/TicketUnavailable';
 import { Thread } from '../components/thread';
 import {
   ErrorText,
@@ -11,7 +12,6 @@ import {
   Notice,
   PageHeading,
   PriorityTag,
-  Spinner,
   StatusBadge,
   TimeAt,
   capitalize,
@@ -128,28 +128,13 @@ export function TicketPage({ id }: { id: string }) {
   };
 
   if (!ticket) {
-    const notFound = live.loadError instanceof ApiError && live.loadError.status === 404;
     return (
-      <div class="stack">
-        <p class="breadcrumb">
-          <a href={href.tickets()}>← All tickets</a>
-        </p>
-        <PageHeading title={notFound ? 'Ticket not found' : 'Ticket'} />
-        {notFound ? (
-          <p>
-            There is no ticket <code>{id}</code> in this project.
-          </p>
-        ) : live.loadError ? (
-          <div class="stack-sm">
-            <ErrorText message={describeError(live.loadError)} />
-            <button type="button" onClick={() => void live.refresh().catch(() => undefined)}>
-              Try again
-            </button>
-          </div>
-        ) : (
-          <Spinner label="Loading the ticket…" />
-        )}
-      </div>
+      <TicketUnavailable
+        back={<a href={href.tickets()}>← All tickets</a>}
+        missing={<>There is no ticket <code>{id}</code> in this project.</>}
+        loadError={live.loadError}
+        onRetry={() => void live.refresh().catch(() => undefined)}
+      />
     );
   }
 
