@@ -3,8 +3,9 @@ created at a steady rate, and what they lead to: the POSTs, `/readyz` and each t
 webhook. Used by the services' failover test (tests/integration/cluster) and `make bench`
 (benchmarks/cluster.py), which stop nodes under this load and read the figures back.
 
-Times are `time.monotonic()` seconds throughout. The webhook receiver runs its own event loop in
-a thread, so the load generator and the probes in the caller's loop cannot delay what it records.
+Times are `time.monotonic()` seconds throughout. The webhook receiver (tests/webhooks.py) runs
+its own event loop in a thread, so the load generator and the probes in the caller's loop cannot
+delay what it records.
 """
 
 from __future__ import annotations
@@ -80,9 +81,6 @@ def cluster_amqp_url(cluster: RabbitCluster, name: str) -> str:
 def single_amqp_url(cluster: RabbitCluster, index: int, name: str) -> str:
     """The one-node `AMQP_URL` every service had before it could list a cluster."""
     return f"{cluster.url(index)}?name={name}"
-
-
-# -- the ops webhook receiver ------------------------------------------------------------------
 
 
 # -- the service processes ---------------------------------------------------------------------
