@@ -1,10 +1,32 @@
-"""Reading test queues with aio-pika: take messages off until one matches."""
+"""Test queues with aio-pika: a tap on the support exchange, and taking messages off until one
+matches."""
 
 import asyncio
+import contextlib
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from zumik_contracts.events import SUPPORT_EXCHANGE
+
+
+@contextlib.asynccontextmanager
+async def support_tap(amqp_url: str, name: str, binding: str = "#") -> AsyncIterator[AbstractQueue]:
+    """An exclusive queue `test.<name>.<random>` bound to `zumik.support` with `binding`, gone
+    with its connection when the block ends."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            SUPPORT_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(f"test.{name}.{secrets.token_hex(4)}", exclusive=True)
+        await queue.bind(exchange, binding)
+        yield queue
+    finally:
+        await connection.close()
 
 
 async def take_until(

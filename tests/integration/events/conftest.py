@@ -1,17 +1,14 @@
 """Fixtures for the event tests: an ops queue bound to `zumik.support`, read with aio-pika."""
 
 import json
-import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
-from zumik_contracts.events import SUPPORT_EXCHANGE
 
-from tests.amqp import take_until
+from tests.amqp import support_tap, take_until
 from tests.services import Services
 
 
@@ -49,12 +46,5 @@ class OpsQueue:
 
 @pytest.fixture
 async def ops_queue(services: Services) -> AsyncIterator[OpsQueue]:
-    connection = await aio_pika.connect(services.amqp_url)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(
-        SUPPORT_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-    )
-    queue = await channel.declare_queue(f"test.ops.{secrets.token_hex(4)}", exclusive=True)
-    await queue.bind(exchange, "#")
-    yield OpsQueue(queue)
-    await connection.close()
+    async with support_tap(services.amqp_url, "ops") as queue:
+        yield OpsQueue(queue)

@@ -3,13 +3,12 @@
 import secrets
 from collections.abc import AsyncIterator
 
-import aio_pika
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_accounts.staff import Staff
-from zumik_contracts.events import SUPPORT_EXCHANGE
 from zumik_store.mongo import Document
 
+from tests.amqp import support_tap
 from tests.integration.files.helpers import EventQueue, StaffUser
 from tests.services import Services
 
@@ -22,12 +21,5 @@ async def staff(db: AsyncDatabase[Document]) -> StaffUser:
 
 @pytest.fixture
 async def events(services: Services) -> AsyncIterator[EventQueue]:
-    connection = await aio_pika.connect(services.amqp_url)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(
-        SUPPORT_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-    )
-    queue = await channel.declare_queue(f"test.files.{secrets.token_hex(4)}", exclusive=True)
-    await queue.bind(exchange, "ticket.*")
-    yield EventQueue(queue)
-    await connection.close()
+    async with support_tap(services.amqp_url, "files", "ticket.*") as queue:
+        yield EventQueue(queue)

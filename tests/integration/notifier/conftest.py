@@ -33,7 +33,7 @@ from zumik_store.mongo import Document
 from zumik_tickets.outbox import OutboxLedger
 from zumik_tickets.store import TicketStore
 
-from tests.amqp import take_until
+from tests.amqp import support_tap, take_until
 from tests.conftest import ApiProject
 from tests.integration.notifier.http_stub import RecordingServer, Request, recording_server
 from tests.services import Services
@@ -183,15 +183,8 @@ class OpsQueue:
 
 @pytest.fixture
 async def ops_queue(services: Services) -> AsyncIterator[OpsQueue]:
-    connection = await aio_pika.connect(services.amqp_url)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(
-        SUPPORT_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-    )
-    queue = await channel.declare_queue(f"test.ops.{secrets.token_hex(4)}", exclusive=True)
-    await queue.bind(exchange, "#")
-    yield OpsQueue(queue)
-    await connection.close()
+    async with support_tap(services.amqp_url, "ops") as queue:
+        yield OpsQueue(queue)
 
 
 class DurableOpsQueue:
