@@ -85,7 +85,7 @@ class Files:
         return replace(self.claims[file.id], fresh=True)
 
     async def take_over(
-        self, holder: object, file: object, *, ticket_id: str, message_id: str, internal: bool
+        self, holder: object, *, ticket_id: str, message_id: str, internal: bool
     ) -> Claim:
         raise NotImplementedError
 

@@ -7,6 +7,7 @@ the shell runs that from FastStream's hooks (`app.run()`, the service's entry po
     class Notifier(WorkerService):
         async def open_resources(self) -> None: ...   # clients, topology, periodic tasks
         async def close_resources(self) -> None: ...
+        def store_client(self) -> AsyncMongoClient | None: ...  # for /readyz
 
 Every service gets the same observability: FastStream's telemetry middleware (a consumer span per
 message, continuing the `traceparent` it carries, and the context injected into everything it
@@ -24,9 +25,12 @@ from faststream import FastStream
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from faststream.specification import AsyncAPI
+from pymongo import AsyncMongoClient
 from zumik_observability.health import HealthServer
 from zumik_observability.metrics import new_registry
+from zumik_store import mongo
 from zumik_store.lifecycle import cancel_and_wait, every
+from zumik_store.mongo import Document
 
 from zumik_messaging.metrics import RabbitMetrics
 
@@ -70,6 +74,10 @@ class WorkerService(ABC):
     async def close_resources(self) -> None:
         """Close what `open_resources` created (also after it failed half-way)."""
 
+    @abstractmethod
+    def store_client(self) -> AsyncMongoClient[Document] | None:
+        """The MongoDB client `open_resources` created (None while there is none)."""
+
     @property
     def is_open(self) -> bool:
         return self._open
@@ -84,12 +92,16 @@ class WorkerService(ABC):
         return None if self._health is None else self._health.port
 
     async def readiness(self) -> dict[str, bool]:
-        """What `/readyz` checks; services add their store."""
+        """What `/readyz` checks: the broker and the store."""
         try:
             connected = await self.broker.ping(timeout=1.0)
         except Exception:
             connected = False
-        return {"rabbitmq": self._open and connected}
+        client = self.store_client()
+        return {
+            "rabbitmq": self._open and connected,
+            "mongodb": client is not None and await mongo.answers(client),
+        }
 
     def run_every(self, seconds: float, action: Callable[[], Awaitable[object]], what: str) -> None:
         """A periodic background task, stopped by `close`."""

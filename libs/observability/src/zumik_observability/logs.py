@@ -56,11 +56,6 @@ def bind(**fields: Any) -> Iterator[None]:
         _CONTEXT.reset(token)
 
 
-def bound() -> Mapping[str, Any]:
-    """The fields bound here."""
-    return _CONTEXT.get()
-
-
 def trace_fields() -> dict[str, str]:
     """`trace_id` and `span_id` of the current span, when there is one."""
     context = trace.get_current_span().get_span_context()

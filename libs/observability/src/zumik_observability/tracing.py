@@ -35,7 +35,6 @@ __all__ = [
     "continued_span",
     "current_traceparent",
     "export_requested",
-    "inject",
     "instrument_pymongo",
     "span",
     "tracer",
@@ -120,11 +119,6 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get(TRACEPARENT)
-
-
-def inject(headers: dict[str, str]) -> None:
-    """Adds the current trace context (`traceparent`, ...) to `headers`."""
-    propagate.inject(headers)
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from zumik_store.batching import MAX_UPDATES_PER_COMMAND
 from zumik_store.deletion import delete_all
 from zumik_store.mongo import Document
 
@@ -133,8 +134,8 @@ class SharedRateLimiter:
             for bucket, count in self._mine.get(key, {}).items()
             if bucket >= oldest and self._stored[key].get(bucket) != count
         ]
-        for start in range(0, len(changed), 16):  # FerretDB: few statements per command
-            chunk = changed[start : start + 16]
+        for start in range(0, len(changed), MAX_UPDATES_PER_COMMAND):
+            chunk = changed[start : start + MAX_UPDATES_PER_COMMAND]
             writes = [
                 UpdateOne(
                     {"_id": f"{key}|{bucket}|{self.process}"},

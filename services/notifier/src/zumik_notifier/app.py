@@ -238,11 +238,8 @@ class Notifier(WorkerService):
             tickets=TicketReader(db),
         )
 
-    async def readiness(self) -> dict[str, bool]:
-        checks = await super().readiness()
-        resources = self._resources
-        checks["mongodb"] = resources is not None and await mongo.answers(resources.mongo)
-        return checks
+    def store_client(self) -> AsyncMongoClient[Document] | None:
+        return None if self._resources is None else self._resources.mongo
 
     async def close_resources(self) -> None:
         resources, self._resources = self._resources, None

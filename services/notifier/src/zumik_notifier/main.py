@@ -10,17 +10,17 @@ import sys
 
 import uvloop
 from pydantic import ValidationError
+from zumik_observability.logs import configure_logging
 from zumik_observability.tracing import configure_tracing, instrument_pymongo
 
 from zumik_notifier.app import build_notifier, enabled_channels
-from zumik_notifier.logs import configure_logging
 from zumik_notifier.settings import get_settings
 
 log = logging.getLogger("zumik_notifier")
 
 
 def main() -> None:
-    configure_logging()
+    configure_logging("zumik-notifier")
     configure_tracing("zumik-notifier")
     instrument_pymongo()
     try:

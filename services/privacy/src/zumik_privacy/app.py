@@ -17,6 +17,7 @@ from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitMessage
 from pymongo import AsyncMongoClient
 from zumik_messaging.broker import confirming_broker
+from zumik_messaging.consumed import raw_body
 from zumik_messaging.service import SPECIFICATION_URL, WorkerService
 from zumik_privacy_records.exports import SweepResult
 from zumik_store import mongo
@@ -40,12 +41,6 @@ VERSION = "1.0.0"
 STORE_TIMEOUT_SECONDS = 30.0
 # On stop, a command in progress gets this long to finish (docker compose waits longer).
 GRACEFUL_TIMEOUT_SECONDS = 30.0
-
-
-async def _raw_body(message: RabbitMessage) -> bytes:
-    # FastStream would json.loads an application/json body before the handler runs, and a
-    # malformed one would then never reach it (and stay unacked). The handler parses it itself.
-    return message.body
 
 
 @dataclass
@@ -94,7 +89,7 @@ class PrivacyService(WorkerService):
             # One command at a time per process: erasures and exports are heavy, and a second
             # replica can take the next command meanwhile.
             channel=Channel(prefetch_count=1),
-            decoder=_raw_body,
+            decoder=raw_body,
             ack_policy=AckPolicy.MANUAL,
             # The handler replies itself (mandatory=False, and only once the outcome is stored).
             no_reply=True,
@@ -136,11 +131,8 @@ class PrivacyService(WorkerService):
             settings.privacy_sweep_every_seconds, self.sweep_expired_exports, "export sweep"
         )
 
-    async def readiness(self) -> dict[str, bool]:
-        checks = await super().readiness()
-        resources = self._resources
-        checks["mongodb"] = resources is not None and await mongo.answers(resources.mongo)
-        return checks
+    def store_client(self) -> AsyncMongoClient[Document] | None:
+        return None if self._resources is None else self._resources.mongo
 
     async def close_resources(self) -> None:
         resources, self._resources = self._resources, None

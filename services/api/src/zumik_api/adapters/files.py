@@ -67,7 +67,6 @@ class StoredFiles:
     async def take_over(
         self,
         holder: FileClaim,
-        file: StoredFileView,
         *,
         ticket_id: str,
         message_id: str,

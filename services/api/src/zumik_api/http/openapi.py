@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from zumik_api.http.errors import ERROR_CODES
+from zumik_api.http.errors import COMMON_ERRORS, ERROR_CODES
 
 REQUEST_ID = "Request-Id"
 IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
@@ -66,8 +66,7 @@ HEADERS: dict[str, dict[str, Any]] = {
 _ERROR_DESCRIPTIONS = {
     "401": "Missing, malformed or unknown credentials.",
     "429": "Too many failed authentication attempts from this address; see `Retry-After`.",
-    "500": "An error on our side.",
-    "503": "Briefly unavailable (the store did not answer in time); see `Retry-After`.",
+    **{str(status): COMMON_ERRORS[status]["description"] for status in (500, 503)},
 }
 
 

@@ -116,7 +116,6 @@ class AttachmentPlan:
                 if holder.message_id != message.id and await self._stale(holder):
                     holder = await self.files.take_over(
                         holder,
-                        file,
                         ticket_id=ticket.id,
                         message_id=message.id,
                         internal=message.internal,

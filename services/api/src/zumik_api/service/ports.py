@@ -289,7 +289,6 @@ class Files(Protocol):
     async def take_over(
         self,
         holder: FileClaim,
-        file: StoredFileView,
         *,
         ticket_id: str,
         message_id: str,
