@@ -2,10 +2,11 @@
 
 import asyncio
 import contextlib
+import itertools
 import logging
 
 import pytest
-from zumik_store.lifecycle import cancel_and_wait, every
+from zumik_store.lifecycle import cancel_and_wait, every, until_done
 
 
 async def _swallows_first_cancel(log: list[str]) -> None:
@@ -90,3 +91,30 @@ async def test_a_periodic_action_that_fails_is_logged_by_type_and_runs_again(
     assert len(runs) >= 3
     assert "test purge failed: ValueError; will retry" in caplog.text
     assert "customer@example.com" not in caplog.text
+
+
+async def test_an_action_is_retried_with_growing_waits_until_it_succeeds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failures = [ConnectionError("store down: secret text"), TimeoutError(), OSError(), None]
+    attempts: list[float] = []
+
+    async def action() -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        failure = failures.pop(0)
+        if failure is not None:
+            raise failure
+
+    logger = logging.getLogger("tests.until_done")
+    with caplog.at_level(logging.WARNING, logger.name):
+        await until_done(action, "store not ready", logger, first_delay=0.1, max_delay=0.2)
+    assert len(attempts) == 4
+    waits = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert waits[0] >= 0.1
+    assert min(waits[1:]) >= 0.2
+    # Doubled, then capped; logged by type only.
+    assert [r.getMessage() for r in caplog.records] == [
+        "store not ready (ConnectionError); retrying in 0.1s",
+        "store not ready (TimeoutError); retrying in 0.2s",
+        "store not ready (OSError); retrying in 0.2s",
+    ]

@@ -64,3 +64,24 @@ async def every(
         except Exception as error:
             logger.warning("%s failed: %s; will retry", what, type(error).__name__)
         await asyncio.sleep(seconds)
+
+
+async def until_done(
+    action: Callable[[], Awaitable[object]],
+    unready: str,
+    logger: logging.Logger,
+    *,
+    first_delay: float = 0.5,
+    max_delay: float = 10.0,
+) -> None:
+    """Run `action` until it succeeds, waiting twice as long after each failure (up to
+    `max_delay`). A failure is logged as "<unready> (<error type>); retrying in <delay>s"."""
+    delay = first_delay
+    while True:
+        try:
+            await action()
+            return
+        except Exception as error:
+            logger.warning("%s (%s); retrying in %.1fs", unready, type(error).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)

@@ -40,7 +40,7 @@ from zumik_observability.metrics import new_registry
 from zumik_observability.tracing import current_traceparent
 from zumik_store import mongo
 from zumik_store.clock import Clock, utc_now
-from zumik_store.lifecycle import cancel_and_wait, every
+from zumik_store.lifecycle import cancel_and_wait, every, until_done
 from zumik_store.mongo import Document
 from zumik_store.ratelimit import SharedRateLimiter
 from zumik_tickets.indexes import ensure_indexes as ensure_ticket_indexes
@@ -191,51 +191,34 @@ class Runtime:
         }
 
     async def store_ok(self) -> bool:
-        try:
-            async with asyncio.timeout(2):
-                await mongo.ping(self.client)
-        except Exception:  # any failure means not ready; the probe reports it, it does not raise
-            return False
-        return True
+        return await mongo.answers(self.client)
 
     async def _prepare_store(self) -> None:
         """Indexes, and which store this is; retried in the background while the store is down
         (the API still starts, answers 503 meanwhile, and reports not ready)."""
-        delay = 0.5
-        while True:
-            try:
-                await ensure_ticket_indexes(self.db)
-                await self.projects.ensure_indexes()
-                await self.sessions.ensure_indexes()
-                await self.rate_limiter.ensure_indexes()
-                await self.idempotency_records.ensure_indexes()
-                await self.file_store.ensure_indexes()
-                # FerretDB's filtered updates are not atomic: re-check each lease before its
-                # write there (the store starts out assuming so, the safe side).
-                self.store.confirm_leases = await mongo.is_ferretdb(self.client)
-                return
-            except Exception as error:
-                log.warning("store not ready (%s); retrying in %.1fs", type(error).__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        await until_done(self._prepare_store_once, "store not ready", log)
+
+    async def _prepare_store_once(self) -> None:
+        await ensure_ticket_indexes(self.db)
+        await self.projects.ensure_indexes()
+        await self.sessions.ensure_indexes()
+        await self.rate_limiter.ensure_indexes()
+        await self.idempotency_records.ensure_indexes()
+        await self.file_store.ensure_indexes()
+        # FerretDB's filtered updates are not atomic: re-check each lease before its write there
+        # (the store starts out assuming so, the safe side).
+        self.store.confirm_leases = await mongo.is_ferretdb(self.client)
 
     async def _connect_broker(self) -> None:
         """Connect (retrying while RabbitMQ is down), declare, then consume plan changes. The
         connection reconnects by itself after that."""
-        delay = 0.5
-        while True:
-            try:
-                await self.publisher.connect()
-                await self.broker.declare_exchange(billing_exchange)
-                await billing.declare(self.broker)
-                await self.broker.start()
-                return
-            except Exception as error:
-                log.warning(
-                    "RabbitMQ unreachable (%s); retrying in %.1fs", type(error).__name__, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        await until_done(self._connect_broker_once, "RabbitMQ unreachable", log)
+
+    async def _connect_broker_once(self) -> None:
+        await self.publisher.connect()
+        await self.broker.declare_exchange(billing_exchange)
+        await billing.declare(self.broker)
+        await self.broker.start()
 
 
 def calendar_from(settings: Settings) -> BusinessCalendar:
