@@ -21,7 +21,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from zumik_store.clock import Clock, utc_now
 from zumik_store.deletion import delete_all, delete_where_in
-from zumik_store.lease import EXPIRES_AT, Grant, Leases, expired
+from zumik_store.lease import EXPIRES_AT, Grant, Leases, WaitingRoom, expired
 from zumik_store.mongo import Document
 
 MAX_KEY_LENGTH = 255
@@ -59,7 +59,7 @@ class IdempotencyRecords:
         self._window = window
         self._wait_seconds = wait_seconds
         self._clock = clock
-        self._waiting: dict[str, int] = {}
+        self._waiters = WaitingRoom(MAX_WAITERS_PER_KEY)
 
     async def ensure_indexes(self) -> None:
         await self._records.create_index([("created_at", ASCENDING)])
@@ -78,18 +78,15 @@ class IdempotencyRecords:
                 if outcome is not None:
                     return outcome
                 if not waiting:
-                    if self._waiting.get(record_id, 0) >= MAX_WAITERS_PER_KEY:
+                    waiting = self._waiters.enter(record_id)
+                    if not waiting:
                         raise IdempotencyKeyInUse
-                    self._waiting[record_id] = self._waiting.get(record_id, 0) + 1
-                    waiting = True
                 if time.monotonic() >= deadline:
                     raise IdempotencyKeyInUse
                 await asyncio.sleep(0.05)
         finally:
             if waiting:
-                left = self._waiting.pop(record_id) - 1
-                if left:
-                    self._waiting[record_id] = left
+                self._waiters.leave(record_id)
 
     async def _claim_once(
         self, record_id: str, project_id: str, request_fingerprint: str

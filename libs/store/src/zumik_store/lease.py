@@ -76,6 +76,28 @@ def expired(record: Mapping[str, Any], now: datetime) -> bool:
     return not isinstance(expires_at, datetime) or expires_at <= now
 
 
+class WaitingRoom:
+    """The callers of this process waiting for each key, at most `limit` at a time per key (no
+    limit with None): one more is turned away at once rather than left polling the store."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._limit = limit
+        self._waiting: dict[str, int] = {}
+
+    def enter(self, key: str) -> bool:
+        """Count one more waiter for `key`; False (not counted) when the room is full."""
+        count = self._waiting.get(key, 0)
+        if self._limit is not None and count >= self._limit:
+            return False
+        self._waiting[key] = count + 1
+        return True
+
+    def leave(self, key: str) -> None:
+        left = self._waiting.pop(key) - 1
+        if left:
+            self._waiting[key] = left
+
+
 class Leases:
     def __init__(
         self,
@@ -94,8 +116,7 @@ class Leases:
         self.ttl = ttl
         self._clock = clock
         self._insert = inserter or self._insert_one
-        self._max_waiters = max_waiters
-        self._waiting: dict[str, int] = {}
+        self._waiters = WaitingRoom(max_waiters)
 
     async def _insert_one(self, document: Document) -> None:
         await self.collection.insert_one(document)
@@ -158,26 +179,16 @@ class Leases:
                         return grant
                     continue
                 if not waiting:
-                    waiting = self._join_waiters(key)
+                    waiting = self._waiters.enter(key)
+                    if not waiting:
+                        raise LeaseBusy(key)
                 if time.monotonic() >= deadline:
                     raise LeaseBusy(key)
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, 0.05)
         finally:
             if waiting:
-                self._leave_waiters(key)
-
-    def _join_waiters(self, key: str) -> bool:
-        count = self._waiting.get(key, 0)
-        if self._max_waiters is not None and count >= self._max_waiters:
-            raise LeaseBusy(key)
-        self._waiting[key] = count + 1
-        return True
-
-    def _leave_waiters(self, key: str) -> None:
-        left = self._waiting.pop(key) - 1
-        if left:
-            self._waiting[key] = left
+                self._waiters.leave(key)
 
     @asynccontextmanager
     async def hold(self, key: str, *, wait_seconds: float) -> AsyncIterator[Grant]:
