@@ -77,7 +77,7 @@ class AttachmentPlan:
     def attachments(self) -> list[Attachment]:
         return [attachment_of(file) for file in self.resolved]
 
-    async def resolve(self, project_id: str, ticket_id: str | None) -> list[Attachment]:
+    async def resolve(self, project_id: str, ticket_id: str | None) -> None:
         """The files, checked: each exists, is the project's and this side's to attach (the
         team's: uploaded for this ticket), and is listed once. UnknownAttachment (400) or
         FileAlreadyAttached (409) otherwise."""
@@ -99,7 +99,6 @@ class AttachmentPlan:
                 raise UnknownAttachment(file_id, param)
             resolved.append(file)
         self.resolved = resolved
-        return self.attachments
 
     async def claim(self, ticket: Ticket) -> None:
         """Claim the files for the message this request added (none when a retry found its
@@ -182,6 +181,34 @@ class AttachmentPlan:
         if holder.message_id is None or self.clock() - holder.claimed_at < STALE_CLAIM:
             return False
         return not await in_ticket(self.tickets, holder.ticket_id, holder.message_id)
+
+
+class NoAttachments:
+    """The plan of a request that attaches no file: every step of `AttachmentPlan` does
+    nothing."""
+
+    @property
+    def attachments(self) -> list[Attachment]:
+        return []
+
+    async def resolve(self, project_id: str, ticket_id: str | None) -> None:
+        return None
+
+    async def claim(self, ticket: Ticket) -> None:
+        return None
+
+    async def confirm(self) -> None:
+        return None
+
+    async def write_failed(self) -> None:
+        return None
+
+    async def discard(self) -> None:
+        return None
+
+
+NO_ATTACHMENTS = NoAttachments()
+RequestFiles = AttachmentPlan | NoAttachments
 
 
 class Attachments:

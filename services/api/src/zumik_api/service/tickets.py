@@ -18,7 +18,7 @@ from zumik_api.domain.business_time import BusinessCalendar
 from zumik_api.domain.errors import TicketNotFound, UnknownAttachment
 from zumik_api.domain.scope import ProjectScope, Scope, TeamScope
 from zumik_api.domain.tickets import RequestKey, Ticket
-from zumik_api.service.attachments import AttachmentPlan, Attachments
+from zumik_api.service.attachments import NO_ATTACHMENTS, Attachments, RequestFiles
 from zumik_api.service.ports import (
     AlreadyStored,
     Customer,
@@ -85,8 +85,7 @@ class TicketService:
         if plan is None:
             raise ProjectGone(customer.project_id)
         files = self._attach(attachments, "customer")
-        if files is not None:
-            await files.resolve(customer.project_id, None)
+        await files.resolve(customer.project_id, None)
         ticket = Ticket.open(
             project_id=customer.project_id,
             plan=plan,
@@ -97,10 +96,9 @@ class TicketService:
             now=self._clock(),
             calendar=self._calendar,
             request=request,
-            attachments=[] if files is None else files.attachments,
+            attachments=files.attachments,
         )
-        if files is not None:
-            await files.claim(ticket)
+        await files.claim(ticket)
         # The timer first: a crash in between leaves a timer without a ticket, which the
         # scheduler drops, never a running clock nobody watches.
         try:
@@ -109,17 +107,14 @@ class TicketService:
         except AlreadyStored:
             return await self.get(ProjectScope(customer.project_id), ticket.id)
         except BaseException:
-            if files is not None:
-                await files.write_failed()
+            await files.write_failed()
             raise
-        if files is not None:
-            await files.confirm()
+        await files.confirm()
         if not await self._plans.still_exists(customer.project_id):
             # The key was let in by a cache while the project was being erased: the erasure
             # may have swept already, so this ticket must not stay behind it.
             await self._tickets.remove(ticket.id)
-            if files is not None:
-                await files.discard()
+            await files.discard()
             raise ProjectGone(customer.project_id)
         return ticket
 
@@ -161,7 +156,7 @@ class TicketService:
                 body,
                 self._clock(),
                 request=request,
-                attachments=[] if files is None else files.attachments,
+                attachments=files.attachments,
             ),
             files=files,
         )
@@ -200,7 +195,7 @@ class TicketService:
                 body,
                 now,
                 internal=internal,
-                attachments=[] if files is None else files.attachments,
+                attachments=files.attachments,
             )
             if status is not None:
                 ticket.set_status(status, now, by=by)
@@ -261,7 +256,7 @@ class TicketService:
         change: Callable[[Ticket], object],
         *,
         rearm_timer: bool = False,
-        files: AttachmentPlan | None = None,
+        files: RequestFiles = NO_ATTACHMENTS,
     ) -> Ticket:
         if isinstance(scope, ProjectScope):
             # Another project's ticket answers 404 before any lease is taken, so lease
@@ -271,8 +266,7 @@ class TicketService:
             if work is None or not scope.allows(work.ticket.project_id):
                 raise TicketNotFound(ticket_id)
             ticket = work.ticket
-            if files is not None:
-                await files.resolve(ticket.project_id, ticket.id)
+            await files.resolve(ticket.project_id, ticket.id)
             check_before = ticket.next_sla_check
             change(ticket)
             check_after = ticket.next_sla_check
@@ -280,26 +274,23 @@ class TicketService:
             earlier = check_after is not None and (
                 check_before is None or check_after < check_before
             )
-            if files is not None:
-                await files.claim(ticket)
+            await files.claim(ticket)
             try:
                 if moved and earlier:
                     await self._timers.set(ticket.id, ticket.project_id, check_after)
                 await work.commit()
             except BaseException:
-                if files is not None:
-                    await files.write_failed()
+                await files.write_failed()
                 raise
-            if files is not None:
-                await files.confirm()
+            await files.confirm()
             if moved and not earlier:
                 await self._timers.set(ticket.id, ticket.project_id, check_after)
         return ticket
 
-    def _attach(self, ids: Sequence[str], side: Side) -> AttachmentPlan | None:
-        """The plan of the files a request attaches; None when it attaches none."""
+    def _attach(self, ids: Sequence[str], side: Side) -> RequestFiles:
+        """The plan of the files a request attaches (one that does nothing for none)."""
         if not ids:
-            return None
+            return NO_ATTACHMENTS
         if self._attachments is None:
             raise UnknownAttachment(ids[0], "attachments.0")
         return self._attachments.plan(ids, side)
