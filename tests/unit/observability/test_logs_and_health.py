@@ -4,11 +4,13 @@ import asyncio
 import json
 import logging
 
+import pytest
 from opentelemetry import propagate
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import Counter
+from pydantic import AnyUrl, BaseModel
 from zumik_observability.health import HealthServer
-from zumik_observability.logs import JsonFormatter, bind
+from zumik_observability.logs import JsonFormatter, bind, settings_or_exit
 from zumik_observability.metrics import Reading, Readings, new_registry, render
 from zumik_observability.tracing import (
     continued_span,
@@ -131,3 +133,24 @@ async def test_health_port_answers_liveness_readiness_and_metrics() -> None:
     finally:
         await server.stop()
     assert b"zumik_test_backlog 7.0" in render(registry)
+
+
+def test_invalid_settings_are_named_never_quoted_and_the_process_exits_2(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Settings(BaseModel):
+        mongodb_url: AnyUrl
+        rate_limit_free: int
+
+    def load() -> Settings:
+        return Settings.model_validate(
+            {"mongodb_url": "not a url with s3cret-password", "rate_limit_free": "lots"}
+        )
+
+    with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as exit_:
+        settings_or_exit(load, logging.getLogger("tests.settings"))
+    assert exit_.value.code == 2
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(":")[1].strip() for line in lines] == ["MONGODB_URL", "RATE_LIMIT_FREE"]
+    assert "s3cret" not in caplog.text
+    assert "lots" not in caplog.text

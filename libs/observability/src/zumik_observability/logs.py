@@ -13,14 +13,15 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import trace
+from pydantic import ValidationError
 
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 _CONTEXT: ContextVar[Mapping[str, Any]] = ContextVar("zumik_log_context", default=_NOTHING)
@@ -108,3 +109,19 @@ def configure_logging(service: str, level: int | str | None = None) -> None:
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+
+
+Settings = TypeVar("Settings")
+
+
+def settings_or_exit(load: Callable[[], Settings], logger: logging.Logger) -> Settings:
+    """The process's settings from `load`. Invalid ones: each problem logged by its variable's
+    name (`PRIVACY_SUBJECT_SALT`), never its value (Pydantic's own message quotes the input,
+    secrets included), then exit with status 2."""
+    try:
+        return load()
+    except ValidationError as error:
+        for problem in error.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in problem["loc"]).upper() or "settings"
+            logger.error("invalid configuration: %s: %s", where, problem["msg"])
+        sys.exit(2)

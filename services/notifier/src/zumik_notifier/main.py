@@ -6,11 +6,9 @@ broker's graceful timeout to finish (the rest are redelivered later), then the c
 
 import gc
 import logging
-import sys
 
 import uvloop
-from pydantic import ValidationError
-from zumik_observability.logs import configure_logging
+from zumik_observability.logs import configure_logging, settings_or_exit
 from zumik_observability.tracing import configure_tracing, instrument_pymongo
 
 from zumik_notifier.app import build_notifier, enabled_channels
@@ -23,14 +21,7 @@ def main() -> None:
     configure_logging("zumik-notifier")
     configure_tracing("zumik-notifier")
     instrument_pymongo()
-    try:
-        settings = get_settings()
-    except ValidationError as error:
-        # Pydantic's own message quotes the input, secrets included: name the problems only.
-        for problem in error.errors(include_input=False, include_url=False):
-            where = ".".join(str(part) for part in problem["loc"]) or "settings"
-            log.error("invalid configuration: %s: %s", where, problem["msg"])
-        sys.exit(2)
+    settings = settings_or_exit(get_settings, log)
     channels = enabled_channels(settings)
     if not channels:
         log.warning("no channel configured (RESEND_API_KEY, OPS_WEBHOOK_URL): events are only read")

@@ -6,11 +6,9 @@ claim), then the clients close.
 """
 
 import logging
-import sys
 
 import uvloop
-from pydantic import ValidationError
-from zumik_observability.logs import configure_logging
+from zumik_observability.logs import configure_logging, settings_or_exit
 from zumik_observability.tracing import configure_tracing, instrument_pymongo
 
 from zumik_privacy.app import build_privacy
@@ -23,14 +21,7 @@ def main() -> None:
     configure_logging("zumik-privacy")
     configure_tracing("zumik-privacy")
     instrument_pymongo()
-    try:
-        settings = get_settings()
-    except ValidationError as error:
-        # Pydantic's own message quotes the input, secrets included: name the problems only.
-        for problem in error.errors(include_input=False, include_url=False):
-            where = ".".join(str(part) for part in problem["loc"]).upper() or "settings"
-            log.error("invalid configuration: %s: %s", where, problem["msg"])
-        sys.exit(2)
+    settings = settings_or_exit(get_settings, log)
     service = build_privacy(settings)
     service.expose_health(settings.privacy_health_host, settings.privacy_health_port)
     uvloop.run(service.app.run())
