@@ -105,6 +105,26 @@ def not_found() -> ApiError:
     return ApiError(404, "not_found_error", "resource_missing", "No such ticket.", "id")
 
 
+def missing_parameter(param: str | None) -> ApiError:
+    return ApiError(
+        VALIDATION_STATUS,
+        "invalid_request_error",
+        "parameter_missing",
+        f"Missing required parameter: {param}.",
+        param,
+    )
+
+
+def unknown_parameter(param: str | None) -> ApiError:
+    return ApiError(
+        VALIDATION_STATUS,
+        "invalid_request_error",
+        "parameter_unknown",
+        f"Received unknown parameter: {param}.",
+        param,
+    )
+
+
 def _validation_error(exc: RequestValidationError) -> ApiError:
     first: dict[str, Any] = exc.errors()[0]
     location = [str(part) for part in first.get("loc", ())]
@@ -121,21 +141,9 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
             "`Content-Type: application/json`.",
         )
     if kind == "missing":
-        return ApiError(
-            VALIDATION_STATUS,
-            "invalid_request_error",
-            "parameter_missing",
-            f"Missing required parameter: {param}.",
-            param,
-        )
+        return missing_parameter(param)
     if kind == "extra_forbidden":
-        return ApiError(
-            VALIDATION_STATUS,
-            "invalid_request_error",
-            "parameter_unknown",
-            f"Received unknown parameter: {param}.",
-            param,
-        )
+        return unknown_parameter(param)
     message = str(first.get("msg", "Invalid value")).removeprefix("Value error, ")
     subject = f"Invalid {param}: " if param else "Invalid request: "
     return ApiError(

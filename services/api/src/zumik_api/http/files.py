@@ -20,7 +20,13 @@ from zumik_contracts.files import PURPOSES, SupportFile
 
 from zumik_api.domain.scope import TEAM, ProjectScope
 from zumik_api.http.deps import CustomerDep, TeamMemberDep
-from zumik_api.http.errors import COMMON_ERRORS, ApiError, described
+from zumik_api.http.errors import (
+    COMMON_ERRORS,
+    ApiError,
+    described,
+    missing_parameter,
+    unknown_parameter,
+)
 from zumik_api.http.multipart import MultipartReader, invalid_form
 from zumik_api.service.files import FileService
 from zumik_api.service.ports import StoredFileView
@@ -122,17 +128,11 @@ async def receive_upload(request: Request, files: FileService, upload: Upload) -
                     raise invalid_form("Send one file per request.", "file")
                 stored = await upload(part.filename or "", part.content_type, form.part_data())
             else:
-                raise ApiError(
-                    400,
-                    "invalid_request_error",
-                    "parameter_unknown",
-                    f"Received unknown parameter: {part.name[:100]}.",
-                    part.name[:100],
-                )
+                raise unknown_parameter(part.name[:100])
         if stored is None:
-            raise _missing("file")
+            raise missing_parameter("file")
         if purpose is None:
-            raise _missing("purpose")
+            raise missing_parameter("purpose")
     except ClientDisconnect:
         if stored is not None:
             await files.discard(stored)
@@ -153,16 +153,6 @@ def _check_purpose(purpose: str) -> None:
             f"Invalid purpose: it must be one of {', '.join(PURPOSES)}.",
             "purpose",
         )
-
-
-def _missing(name: str) -> ApiError:
-    return ApiError(
-        400,
-        "invalid_request_error",
-        "parameter_missing",
-        f"Missing required parameter: {name}.",
-        name,
-    )
 
 
 def content_disposition(filename: str) -> str:
