@@ -129,16 +129,10 @@ class Leases:
     ) -> Grant | Document:
         """A new lease on `key` with `fields`, or the record of whoever holds it (expired or not:
         the caller decides whether to `take_over` it)."""
-        grant = await self._try_insert(key, dict(fields or {}), ttl)
-        if grant is not None:
-            return grant
-        holder = await self.find(key)
-        if holder is None:  # released in between: try once more
-            grant = await self._try_insert(key, dict(fields or {}), ttl)
-            if grant is not None:
-                return grant
-            holder = await self.find(key)
-        return holder if holder is not None else await self.claim(key, fields, ttl=ttl)
+        outcome = await self._try_insert(key, dict(fields or {}), ttl)
+        if outcome is None:  # released in between: try once more
+            outcome = await self._try_insert(key, dict(fields or {}), ttl)
+        return outcome if outcome is not None else await self.claim(key, fields, ttl=ttl)
 
     async def take_over(
         self,
@@ -158,7 +152,8 @@ class Leases:
         if not carry:
             kept = {}
         merged = {**kept, **(fields or {}), "taken_over_at": self._clock()}
-        return await self._try_insert(str(holder["_id"]), merged, ttl)
+        outcome = await self._try_insert(str(holder["_id"]), merged, ttl)
+        return outcome if isinstance(outcome, Grant) else None
 
     async def take(
         self, key: str, *, wait_seconds: float, fields: Mapping[str, Any] | None = None
@@ -230,7 +225,11 @@ class Leases:
         if not isinstance(expires_at, datetime) or expires_at - self._clock() <= margin:
             raise LeaseLost(grant.key)
 
-    async def _try_insert(self, key: str, fields: Document, ttl: timedelta | None) -> Grant | None:
+    async def _try_insert(
+        self, key: str, fields: Document, ttl: timedelta | None
+    ) -> Grant | Document | None:
+        """A grant; else the record of whoever holds `key` (read once, for the caller), or None
+        when it was released meanwhile."""
         token = new_token()
         expires_at = fields.get(EXPIRES_AT) or self._clock() + (ttl or self.ttl)
         record = {**fields, "_id": key, TOKEN: token, EXPIRES_AT: expires_at}
@@ -241,5 +240,5 @@ class Leases:
             # duplicate of its own first attempt).
             holder = await self.find(key)
             if holder is None or holder.get(TOKEN) != token:
-                return None
+                return holder
         return Grant(key, token, expires_at, record)
